@@ -1,0 +1,1 @@
+//! autoenroll-subscriptions

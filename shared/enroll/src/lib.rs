@@ -1,0 +1,4 @@
+//! The enrollment domain: policy, phone normalisation, notification parsing, the pure plan,
+//! apply, and the ports (traits) adapters implement. See ARCHITECTURE.md.
+
+pub mod ports;

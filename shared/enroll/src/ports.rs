@@ -1,0 +1,159 @@
+//! Ports: what the domain needs from the outside world, as traits. Adapters implement them —
+//! DynamoDB / SQS / Secrets Manager in `autoenroll-aws`, in memory for tests and the local stack.
+//!
+//! This module is a contract between crates (see ARCHITECTURE.md); extend it, don't rename.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// Why a user is (re)considered. Carried in the queue message; used for audit and metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Trigger {
+    /// A Graph change notification (changeType `updated` or `deleted`).
+    Notification {
+        subscription_id: String,
+        change_type: String,
+    },
+    /// Found by the `/users/delta` sweep.
+    Reconcile,
+    /// Operator backfill (`autoenroll apply`).
+    Backfill,
+}
+
+/// One unit of work on the queue: "look at this user again". It carries no user data: the
+/// enroll function always re-reads the user from Graph (notifications are late, duplicated and
+/// out of order, so only the current state counts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrollRequest {
+    pub tenant_id: String,
+    pub user_id: String,
+    pub trigger: Trigger,
+    /// RFC 3339 time the trigger was observed (for time-to-protection figures).
+    pub observed_at: String,
+    /// Identity used for queue de-duplication (FIFO MessageDeduplicationId is derived from it).
+    pub dedup_key: String,
+}
+
+/// What we remember about a phone *we* registered for a user. Never the number in clear.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedPhone {
+    pub user_id: String,
+    /// Hex SHA-256 of the Graph-formatted number, keyed per tenant (see `phone::fingerprint`).
+    pub number_hash: String,
+    /// Last two digits, for humans reading the audit trail.
+    pub last_two: String,
+    pub phone_type: autoenroll_graph::model::PhoneType,
+    /// RFC 3339.
+    pub registered_at: String,
+    /// Monotonic version for conditional writes (optimistic concurrency).
+    pub version: u64,
+}
+
+/// Per-user memory of what we set before.
+#[async_trait]
+pub trait MemoryStore: Send + Sync {
+    async fn get(&self, user_id: &str) -> Result<Option<ManagedPhone>, StoreError>;
+    /// Write `record` only if the stored version is `expected_version` (None = must not exist).
+    /// Returns `StoreError::Conflict` when another writer got there first.
+    async fn put(
+        &self,
+        record: ManagedPhone,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError>;
+    async fn delete(&self, user_id: &str) -> Result<(), StoreError>;
+}
+
+/// One audit record per outcome. No phone number in clear (masked only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRecord {
+    pub user_id: String,
+    pub user_principal_name: Option<String>,
+    /// RFC 3339.
+    pub at: String,
+    /// "done" | "skipped" | "failed".
+    pub outcome: String,
+    pub actions: Vec<String>,
+    pub reasons: Vec<String>,
+    pub masked_number: Option<String>,
+    pub trigger: Option<Trigger>,
+}
+
+#[async_trait]
+pub trait AuditSink: Send + Sync {
+    async fn record(&self, record: AuditRecord) -> Result<(), StoreError>;
+}
+
+/// The work queue between webhook/reconcile and enroll (SQS FIFO in AWS).
+#[async_trait]
+pub trait EnrollQueue: Send + Sync {
+    /// Persist every request or fail as a whole (the webhook answers 5xx then, so Graph retries).
+    async fn send_batch(&self, requests: &[EnrollRequest]) -> Result<(), QueueError>;
+}
+
+/// Where the `/users/delta` sweep keeps its place.
+#[async_trait]
+pub trait DeltaLinkStore: Send + Sync {
+    async fn get_delta_link(&self) -> Result<Option<String>, StoreError>;
+    async fn put_delta_link(&self, link: &str) -> Result<(), StoreError>;
+    async fn clear_delta_link(&self) -> Result<(), StoreError>;
+}
+
+/// What the subscriptions function remembers about the subscription it manages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionRecord {
+    pub subscription_id: String,
+    pub expiration: String,
+    pub notification_url: String,
+    /// Version of the clientState secret the subscription was created/updated with.
+    pub client_state_version: Option<String>,
+}
+
+#[async_trait]
+pub trait SubscriptionStore: Send + Sync {
+    async fn get_subscription(&self) -> Result<Option<SubscriptionRecord>, StoreError>;
+    async fn put_subscription(&self, record: SubscriptionRecord) -> Result<(), StoreError>;
+}
+
+/// A named secret (Entra client secret, clientState). Implementations cache.
+#[async_trait]
+pub trait SecretSource: Send + Sync {
+    /// The current value, and the previous one during a rotation window.
+    async fn get_secret(&self, name: &str) -> Result<SecretValue, StoreError>;
+}
+
+/// A secret value whose Debug never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue {
+    pub current: String,
+    pub previous: Option<String>,
+    pub version: Option<String>,
+}
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretValue(<redacted>)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("conditional write lost a race")]
+    Conflict,
+    #[error("store unavailable (retryable): {0}")]
+    Unavailable(String),
+    #[error("store error: {0}")]
+    Other(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue unavailable (retryable): {0}")]
+    Unavailable(String),
+    #[error("queue rejected the message: {0}")]
+    Rejected(String),
+}
