@@ -1,1 +1,20 @@
-//! autoenroll-aws
+//! autoenroll-aws: the AWS adapters for the ports of `autoenroll_core::ports`, and their
+//! in-memory twins for the local stack and tests.
+//!
+//! - [`sqs`]: SQS FIFO sender ([`sqs::SqsQueue`], an `EnrollQueue`) and a poller for a real queue.
+//! - [`dynamo`]: the single DynamoDB table behind `MemoryStore`, `AuditSink`, `DeltaLinkStore`,
+//!   `SubscriptionStore`; [`dynamo::ensure_table`] for moto and local runs.
+//! - [`secrets`]: Secrets Manager `SecretSource` with an in-process cache.
+//! - [`metrics`]: CloudWatch embedded-metric-format lines.
+//! - [`config`]: the SDK configuration (environment, endpoint override, moto).
+//! - [`memory`]: in-memory FIFO queue with SQS semantics, its poller, static secrets.
+//! - [`poller`]: driving an SQS handler like Lambda's event source mapping.
+//! - [`fifo`]: how a request becomes a FIFO message (group, de-duplication id, body).
+
+pub mod config;
+pub mod dynamo;
+mod error;
+pub mod fifo;
+pub mod poller;
+pub mod secrets;
+pub mod sqs;
