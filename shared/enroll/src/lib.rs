@@ -1,4 +1,6 @@
 //! The enrollment domain: policy, phone normalisation, notification parsing, the pure plan,
 //! apply, and the ports (traits) adapters implement. See ARCHITECTURE.md.
 
+pub mod ids;
+pub mod phone;
 pub mod ports;
