@@ -15,6 +15,8 @@ pub mod config;
 pub mod dynamo;
 mod error;
 pub mod fifo;
+pub mod memory;
+pub mod metrics;
 pub mod poller;
 pub mod secrets;
 pub mod sqs;
