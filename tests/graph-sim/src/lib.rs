@@ -1,1 +1,283 @@
-//! graph-sim
+//! graph-sim: a stateful Microsoft Graph and Entra token endpoint simulator.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), graph_sim::SimError> {
+//! let sim = graph_sim::Sim::start(graph_sim::SimOptions {
+//!     seed: graph_sim::Seed::contoso(),
+//!     ..Default::default()
+//! })
+//! .await?;
+//! let graph = format!("{}/v1.0", sim.base_url());
+//! let token_url = format!("{}{}/oauth2/v2.0/token", sim.authority_host(), sim.tenant_id());
+//! let ca_pem = sim.ca_cert_pem();
+//! # let _ = (graph, token_url, ca_pem);
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Graph lives at `{base}/v1.0` and `{base}/beta`, the token endpoint at
+//! `{base}/{tenant}/oauth2/v2.0/token`, the test controls at `{base}/_sim/` (no token needed).
+//! See README.md for the seed format, the permission table and every place where Microsoft's
+//! documentation is silent and the simulator had to choose.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+mod auth;
+mod batch;
+mod clock;
+mod control;
+mod delta;
+mod error;
+mod groups;
+mod methods;
+mod notify;
+mod odata;
+mod permissions;
+mod pipeline;
+mod seed;
+mod state;
+mod subscriptions;
+mod throttle;
+mod tls;
+mod users;
+
+pub use control::{Control, Counters, FaultKind, FaultRule, LatencyRule, RouteCounters};
+pub use error::SimError;
+pub use notify::NotificationOptions;
+pub use seed::{
+    AppSeed, AuthenticationSeed, DirectoryRoleSeed, FederatedCredentialSeed, GroupSeed, PhoneSeed,
+    Seed, TenantSeed, UserSeed, derived_id,
+};
+pub use state::{ChangeEvent, ChangeKind, method_ids};
+pub use throttle::{TenantSize, ThrottleOptions};
+
+/// How to start a simulator.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    pub seed: Seed,
+    /// Extra generated users (`synthetic{n}@{domain}`) for benchmarks, on top of the seed's.
+    pub synthetic_users: usize,
+    /// Serve plain HTTP instead of HTTPS (CLI and benches; azure_identity needs HTTPS).
+    pub plain_http: bool,
+    /// Where to listen; default 127.0.0.1 on an ephemeral port.
+    pub listen: Option<SocketAddr>,
+    pub throttle: ThrottleOptions,
+    /// Seed of the random generator behind fault rates, latency ranges and passes, so a chaos
+    /// run can be repeated.
+    pub rng_seed: Option<u64>,
+    pub notifications: NotificationOptions,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        Self {
+            seed: Seed::default(),
+            synthetic_users: 0,
+            plain_http: false,
+            listen: None,
+            throttle: ThrottleOptions::default(),
+            rng_seed: None,
+            notifications: NotificationOptions::default(),
+        }
+    }
+}
+
+/// Shared state of one simulator, handed to every handler.
+#[derive(Clone)]
+pub(crate) struct AppState(Arc<Inner>);
+
+pub(crate) struct Inner {
+    pub tenant: state::TenantHandle,
+    pub clock: clock::Clock,
+    pub base_url: String,
+    pub control: control::ControlState,
+    pub throttle: throttle::Throttle,
+    pub tokens: auth::TokenIssuer,
+    pub notifications: NotificationOptions,
+    /// The router itself, for `$batch` to dispatch its items through the same pipeline.
+    /// Cleared at shutdown (it holds this state: a cycle).
+    pub router: Mutex<Option<Router>>,
+    pub shutdown: watch::Sender<bool>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub(crate) fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
+    pub(crate) fn tenant_id(&self) -> String {
+        self.tenant.with(|t| t.id.clone())
+    }
+
+    /// Resolves when the simulator shuts down (for background tasks).
+    pub(crate) fn shutdown_signal(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.shutdown.subscribe();
+        async move {
+            let _ = rx.wait_for(|stopped| *stopped).await;
+        }
+    }
+}
+
+/// A running simulator. Stop it with [`Sim::shutdown`]; dropping it stops the server too.
+pub struct Sim {
+    state: AppState,
+    ca_pem: String,
+    addr: SocketAddr,
+    handle: axum_server::Handle<SocketAddr>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Sim {
+    pub async fn start(options: SimOptions) -> Result<Sim, SimError> {
+        let listen = options
+            .listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let listener = std::net::TcpListener::bind(listen).map_err(SimError::Bind)?;
+        let addr = listener.local_addr().map_err(SimError::Bind)?;
+        let scheme = if options.plain_http { "http" } else { "https" };
+        let base_url = format!("{scheme}://{addr}");
+
+        let clock = clock::Clock::default();
+        let tenant =
+            state::Tenant::from_seed(&options.seed, options.synthetic_users, clock.now())?;
+        let user_count = tenant.users.len();
+        let (shutdown, _) = watch::channel(false);
+        let state = AppState(Arc::new(Inner {
+            tenant: state::TenantHandle::new(tenant),
+            clock,
+            base_url,
+            control: control::ControlState::new(options.rng_seed),
+            throttle: throttle::Throttle::new(options.throttle.clone(), user_count),
+            tokens: auth::TokenIssuer::new(),
+            notifications: options.notifications.clone(),
+            router: Mutex::new(None),
+            shutdown,
+        }));
+        let router = build_router(state.clone());
+        *state.router.lock() = Some(router.clone());
+
+        let handle = axum_server::Handle::new();
+        let (task, ca_pem) = if options.plain_http {
+            let server = axum_server::from_tcp(listener)
+                .map_err(SimError::Bind)?
+                .handle(handle.clone());
+            let task = tokio::spawn(server.serve(router.into_make_service()));
+            (task, String::new())
+        } else {
+            let material = tls::generate()?;
+            let config = axum_server::tls_rustls::RustlsConfig::from_config(material.server_config);
+            let server = axum_server::from_tcp_rustls(listener, config)
+                .map_err(SimError::Bind)?
+                .handle(handle.clone());
+            let task = tokio::spawn(server.serve(router.into_make_service()));
+            (task, material.ca_pem)
+        };
+        notify::start(&state);
+        tracing::info!(%addr, users = user_count, "graph-sim listening");
+        Ok(Sim {
+            state,
+            ca_pem,
+            addr,
+            handle,
+            task: Some(task),
+        })
+    }
+
+    /// `https://127.0.0.1:PORT` — Graph at `{base}/v1.0` and `{base}/beta`.
+    pub fn base_url(&self) -> String {
+        self.state.base_url.clone()
+    }
+
+    /// `https://127.0.0.1:PORT/` — the Entra authority host (token endpoint at
+    /// `{authority}{tenant}/oauth2/v2.0/token`).
+    pub fn authority_host(&self) -> String {
+        format!("{}/", self.state.base_url)
+    }
+
+    /// PEM of the self-signed CA the server certificate chains to (empty with `plain_http`).
+    pub fn ca_cert_pem(&self) -> String {
+        self.ca_pem.clone()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn tenant_id(&self) -> String {
+        self.state.tenant_id()
+    }
+
+    /// The Rust twin of the `/_sim/` admin API.
+    pub fn control(&self) -> Control {
+        Control::new(self.state.clone())
+    }
+
+    /// Stops the server and every background task, and waits for the listener to close.
+    pub async fn shutdown(mut self) {
+        self.stop();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Runs until the server stops (the binary).
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            None => Ok(()),
+        }
+    }
+
+    fn stop(&self) {
+        let _ = self.state.shutdown.send(true);
+        self.handle.shutdown();
+        self.state.router.lock().take();
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn build_router(state: AppState) -> Router {
+    let graph = Router::new()
+        .merge(users::routes())
+        .merge(methods::routes())
+        .merge(groups::routes())
+        .merge(batch::routes())
+        .merge(subscriptions::routes())
+        .merge(delta::routes())
+        .merge(notify::routes());
+    let beta = graph.clone().merge(methods::beta_routes());
+    let graph = Router::new()
+        .nest("/v1.0", graph)
+        .nest("/beta", beta)
+        .fallback(pipeline::unknown_resource)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            pipeline::graph_pipeline,
+        ));
+    let admin = control::admin_routes()
+        .merge(subscriptions::admin_routes())
+        .merge(delta::admin_routes())
+        .merge(notify::admin_routes());
+    Router::new()
+        .merge(graph)
+        .route("/{tenant}/oauth2/v2.0/token", axum::routing::post(auth::token))
+        .nest("/_sim", admin)
+        .with_state(state)
+}

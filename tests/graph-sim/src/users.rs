@@ -1,0 +1,581 @@
+//! `/users`: list (paged), get by id or UPN, create, update, delete — and the same changes made
+//! "from outside" (AD sync, HR provisioning) through the admin API.
+//!
+//! Source: https://learn.microsoft.com/graph/api/user-list, user-get, user-post-users,
+//! user-update, user-delete; resources/user (default property set).
+
+use axum::Router;
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use crate::AppState;
+use crate::error::{GraphError, GraphResult};
+use crate::odata::{self, GraphJson, ODataQuery};
+use crate::pipeline::RequestInfo;
+use crate::seed::{self, UserSeed};
+use crate::state::{
+    AuthState, OtherMethod, PerUserMfaState, PhoneRecord, PhoneType, UserRecord,
+};
+
+/// Properties of `microsoft.graph.user` the simulator knows (the subset of the resource that
+/// directory sync and provisioning set, plus identity fields).
+pub const KNOWN_PROPERTIES: &[&str] = &[
+    "id",
+    "userPrincipalName",
+    "displayName",
+    "givenName",
+    "surname",
+    "mail",
+    "mailNickname",
+    "mobilePhone",
+    "businessPhones",
+    "faxNumber",
+    "jobTitle",
+    "department",
+    "companyName",
+    "employeeId",
+    "employeeType",
+    "officeLocation",
+    "streetAddress",
+    "city",
+    "state",
+    "postalCode",
+    "country",
+    "usageLocation",
+    "preferredLanguage",
+    "accountEnabled",
+    "userType",
+    "creationType",
+    "externalUserState",
+    "otherMails",
+    "proxyAddresses",
+    "onPremisesSyncEnabled",
+    "onPremisesImmutableId",
+    "onPremisesSamAccountName",
+    "onPremisesLastSyncDateTime",
+    "onPremisesDomainName",
+    "createdDateTime",
+    "deletedDateTime",
+    "passwordPolicies",
+    "passwordProfile",
+    "ageGroup",
+];
+
+/// v1.0 returns only these unless `$select` asks for more (resources/user, "Properties").
+const V1_DEFAULT: &[&str] = &[
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
+];
+
+/// Set by the service, never by a PATCH.
+const READ_ONLY: &[&str] = &[
+    "id",
+    "createdDateTime",
+    "deletedDateTime",
+    "creationType",
+    "externalUserState",
+    "onPremisesSyncEnabled",
+    "onPremisesImmutableId",
+    "onPremisesSamAccountName",
+    "onPremisesLastSyncDateTime",
+    "onPremisesDomainName",
+    "proxyAddresses",
+];
+
+/// Attributes owned by on-premises AD for synced users: Graph refuses to change them
+/// ("Unable to update the specified properties for on-premises mastered Directory Sync
+/// objects", and since October 2020 mobilePhone too:
+/// https://devblogs.microsoft.com/microsoft365dev/breaking-change-to-microsoft-graph-users-api-updates-to-on-premises-sync-enabled-user-contact-numbers-are-no-longer-allowed/).
+const ON_PREMISES_MASTERED: &[&str] = &[
+    "accountEnabled",
+    "businessPhones",
+    "city",
+    "companyName",
+    "country",
+    "department",
+    "displayName",
+    "employeeId",
+    "faxNumber",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mailNickname",
+    "mobilePhone",
+    "officeLocation",
+    "postalCode",
+    "state",
+    "streetAddress",
+    "surname",
+    "userPrincipalName",
+];
+
+/// Write-only: accepted on create/update, never returned.
+const WRITE_ONLY: &[&str] = &["passwordProfile"];
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/users", get(list).post(create))
+        .route("/users/{user}", get(get_one).patch(update).delete(delete))
+}
+
+fn canonical(name: &str) -> Option<&'static str> {
+    KNOWN_PROPERTIES
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(name))
+        .copied()
+}
+
+/// Type checks for the properties whose type matters to clients.
+fn check_types(props: &Map<String, Value>) -> Result<(), String> {
+    for (k, v) in props {
+        let ok = match k.as_str() {
+            "accountEnabled" | "onPremisesSyncEnabled" => v.is_boolean() || v.is_null(),
+            "businessPhones" | "otherMails" | "proxyAddresses" => v
+                .as_array()
+                .is_some_and(|a| a.iter().all(Value::is_string)),
+            "passwordProfile" => v.is_object(),
+            "userType" => v
+                .as_str()
+                .is_some_and(|s| s == "Member" || s == "Guest"),
+            _ => v.is_string() || v.is_null(),
+        };
+        if !ok {
+            return Err(format!(
+                "Invalid value specified for property '{k}' of resource 'User'."
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Fills the properties Graph sets itself and normalises names.
+fn complete(mut props: Map<String, Value>, now: OffsetDateTime) -> Result<Map<String, Value>, String> {
+    let mut out = Map::new();
+    for (k, v) in std::mem::take(&mut props) {
+        let Some(name) = canonical(&k) else {
+            return Err(format!(
+                "Property '{k}' does not exist as a declared property or extension property."
+            ));
+        };
+        out.insert(name.to_string(), v);
+    }
+    check_types(&out)?;
+    let upn = out
+        .get("userPrincipalName")
+        .and_then(Value::as_str)
+        .filter(|u| u.contains('@'))
+        .ok_or("Invalid value specified for property 'userPrincipalName' of resource 'User'.")?
+        .to_string();
+    let id = match out.get("id").and_then(Value::as_str) {
+        Some(id) => id.to_string(),
+        None => seed::derived_id("user", &upn),
+    };
+    out.insert("id".into(), Value::String(id));
+    let defaults = [
+        ("accountEnabled", Value::Bool(true)),
+        ("businessPhones", json!([])),
+        ("userType", Value::String("Member".into())),
+        ("mobilePhone", Value::Null),
+        ("onPremisesSyncEnabled", Value::Null),
+        ("createdDateTime", Value::String(crate::clock::format_rfc3339(now))),
+    ];
+    for (k, v) in defaults {
+        out.entry(k.to_string()).or_insert(v);
+    }
+    for name in ["displayName", "givenName", "surname", "mail", "jobTitle", "officeLocation", "preferredLanguage"] {
+        out.entry(name.to_string()).or_insert(Value::Null);
+    }
+    if !out.contains_key("mailNickname") {
+        let nick = upn.split('@').next().unwrap_or_default().to_string();
+        out.insert("mailNickname".into(), Value::String(nick));
+    }
+    Ok(out)
+}
+
+fn auth_from_seed(seed: &crate::seed::AuthenticationSeed, user: &str) -> Result<AuthState, String> {
+    let mut auth = AuthState::default();
+    for p in &seed.phone_methods {
+        let phone_type = PhoneType::parse(&p.phone_type)
+            .ok_or_else(|| format!("user {user}: unknown phoneType {}", p.phone_type))?;
+        if !crate::methods::valid_phone_number(&p.phone_number) {
+            return Err(format!("user {user}: phone number not in +CC NUMBER form"));
+        }
+        auth.phones.insert(
+            phone_type,
+            PhoneRecord {
+                phone_number: p.phone_number.clone(),
+                phone_type,
+                sms_sign_in_state: crate::methods::sms_state(phone_type).into(),
+            },
+        );
+    }
+    if auth.phones.contains_key(&PhoneType::AlternateMobile)
+        && !auth.phones.contains_key(&PhoneType::Mobile)
+    {
+        return Err(format!("user {user}: alternateMobile needs a mobile phone"));
+    }
+    auth.email = seed.email_address.clone();
+    for kind in &seed.other_methods {
+        auth.other.push(OtherMethod {
+            id: seed::derived_id(kind, user),
+            kind: kind.clone(),
+        });
+    }
+    if let Some(state) = &seed.per_user_mfa_state {
+        auth.per_user_mfa_state = PerUserMfaState::parse(state)
+            .ok_or_else(|| format!("user {user}: unknown perUserMfaState {state}"))?;
+    }
+    auth.preferred_secondary_method = seed.preferred_secondary_method.clone();
+    auth.system_preferred_enabled = seed.system_preferred_enabled.unwrap_or(true);
+    Ok(auth)
+}
+
+pub(crate) fn user_from_seed(seed: &UserSeed, now: OffsetDateTime) -> Result<UserRecord, crate::SimError> {
+    let properties = complete(seed.properties.clone(), now).map_err(crate::SimError::InvalidSeed)?;
+    let upn = properties
+        .get("userPrincipalName")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let authentication =
+        auth_from_seed(&seed.authentication, &upn).map_err(crate::SimError::InvalidSeed)?;
+    Ok(UserRecord {
+        properties,
+        authentication,
+    })
+}
+
+/// Synthetic users for benches: numbers in the shapes AD holds, some without one.
+pub(crate) fn synthetic_user(n: usize, domain: &str, now: OffsetDateTime) -> UserRecord {
+    let upn = format!("synthetic{n}@{domain}");
+    let mobile = match n % 6 {
+        0 => Value::String(format!("+31 6{:08}", n % 100_000_000)),
+        1 => Value::String(format!("06-{:08}", n % 100_000_000)),
+        2 => Value::String(format!("+1 (206) 555-{:04}", n % 10_000)),
+        3 => Value::String(format!("+44 7700 {:06}", n % 1_000_000)),
+        4 => Value::Null,
+        _ => Value::String("n/a".into()),
+    };
+    let mut props = Map::new();
+    props.insert("userPrincipalName".into(), Value::String(upn));
+    props.insert("displayName".into(), Value::String(format!("Synthetic User {n}")));
+    props.insert("mobilePhone".into(), mobile);
+    props.insert("onPremisesSyncEnabled".into(), Value::Bool(n % 2 == 0));
+    let properties = complete(props, now).unwrap_or_default();
+    UserRecord {
+        properties,
+        authentication: AuthState::default(),
+    }
+}
+
+/// The user as Graph returns it: the version's default set, or `$select`.
+pub(crate) fn render(
+    user: &UserRecord,
+    select: Option<&[String]>,
+    version: &str,
+) -> GraphResult<Map<String, Value>> {
+    match select {
+        Some(select) if !select.is_empty() => {
+            if let Some(w) = select.iter().find(|s| WRITE_ONLY.iter().any(|w| w.eq_ignore_ascii_case(s))) {
+                return Ok(Map::from_iter([(w.clone(), Value::Null)]));
+            }
+            odata::project(&user.properties, select, KNOWN_PROPERTIES, "microsoft.graph.user")
+        }
+        _ => {
+            let mut out = Map::new();
+            if version == "beta" {
+                for (k, v) in &user.properties {
+                    if !WRITE_ONLY.contains(&k.as_str()) && k != "deletedDateTime" {
+                        out.insert(k.clone(), v.clone());
+                    }
+                }
+            } else {
+                for k in V1_DEFAULT {
+                    out.insert(
+                        (*k).to_string(),
+                        user.properties.get(*k).cloned().unwrap_or(Value::Null),
+                    );
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Extension(info): Extension<RequestInfo>,
+    query: ODataQuery,
+) -> GraphResult<Response> {
+    query.reject_unsupported(&[])?;
+    let top = query.top(100)?;
+    let select = query.select();
+    let after = match query.get("skiptoken") {
+        None => None,
+        Some(t) => Some(
+            URL_SAFE_NO_PAD
+                .decode(t)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| GraphError::bad_request("Invalid $skiptoken."))?,
+        ),
+    };
+    let (page, more) = state.tenant.with(|t| {
+        let mut iter: Box<dyn Iterator<Item = &UserRecord>> = match &after {
+            Some(a) => Box::new(
+                t.users
+                    .range::<String, _>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))
+                    .map(|(_, u)| u),
+            ),
+            None => Box::new(t.users.values()),
+        };
+        let page: Vec<UserRecord> = iter.by_ref().take(top).cloned().collect();
+        let more = iter.next().is_some();
+        (page, more)
+    });
+    let items = page
+        .iter()
+        .map(|u| render(u, select.as_deref(), &info.version).map(Value::Object))
+        .collect::<GraphResult<Vec<_>>>()?;
+    let next = match (more, page.last()) {
+        (true, Some(last)) => {
+            let mut params = vec![
+                ("$top".to_string(), top.to_string()),
+                ("$skiptoken".to_string(), URL_SAFE_NO_PAD.encode(last.id())),
+            ];
+            if let Some(s) = query.get("select") {
+                params.insert(0, ("$select".into(), s.to_string()));
+            }
+            let qs = serde_urlencoded::to_string(&params).unwrap_or_default();
+            Some(format!("{}/{}/users?{qs}", state.base_url, info.version))
+        }
+        _ => None,
+    };
+    let fragment = match &select {
+        Some(s) => format!("users({})", s.join(",")),
+        None => "users".into(),
+    };
+    Ok(axum::Json(odata::collection(
+        odata::context(&state.base_url, &info, &fragment),
+        items,
+        next,
+    ))
+    .into_response())
+}
+
+fn not_found_user(user: &str) -> GraphError {
+    GraphError::not_found(user)
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    Extension(info): Extension<RequestInfo>,
+    Path(user): Path<String>,
+    query: ODataQuery,
+) -> GraphResult<Response> {
+    query.reject_unsupported(&[])?;
+    let record = state
+        .tenant
+        .with(|t| t.user(&user).cloned())
+        .ok_or_else(|| not_found_user(&user))?;
+    let select = query.select();
+    let mut body = render(&record, select.as_deref(), &info.version)?;
+    body.insert(
+        "@odata.context".into(),
+        Value::String(odata::context(&state.base_url, &info, "users/$entity")),
+    );
+    Ok(axum::Json(Value::Object(body)).into_response())
+}
+
+/// `POST /users`: required accountEnabled, displayName, mailNickname, passwordProfile,
+/// userPrincipalName (user-post-users, "Request body").
+async fn create(
+    State(state): State<AppState>,
+    Extension(info): Extension<RequestInfo>,
+    GraphJson(body): GraphJson<Value>,
+) -> GraphResult<Response> {
+    let Value::Object(props) = body else {
+        return Err(GraphError::bad_request("The request body must be a JSON object."));
+    };
+    for required in ["accountEnabled", "displayName", "mailNickname", "passwordProfile", "userPrincipalName"] {
+        if props.get(required).is_none_or(Value::is_null) {
+            return Err(GraphError::bad_request(format!(
+                "Invalid value specified for property '{required}' of resource 'User'."
+            )));
+        }
+    }
+    if let Some(ro) = props.keys().find(|k| READ_ONLY.iter().any(|r| r.eq_ignore_ascii_case(k))) {
+        return Err(GraphError::bad_request(format!(
+            "Property '{ro}' is read-only and cannot be set."
+        )));
+    }
+    let now = state.now();
+    let mut props = complete(props, now).map_err(GraphError::bad_request)?;
+    // A new object id, not the derived one: Graph assigns a fresh GUID.
+    props.insert("id".into(), Value::String(uuid::Uuid::new_v4().to_string()));
+    let record = UserRecord {
+        properties: props,
+        authentication: AuthState::default(),
+    };
+    let event = state
+        .tenant
+        .with(|t| t.create_user(record.clone(), now))
+        .map_err(GraphError::bad_request)?;
+    state.tenant.publish([event]);
+    let mut body = render(&record, None, &info.version)?;
+    body.insert(
+        "@odata.context".into(),
+        Value::String(odata::context(&state.base_url, &info, "users/$entity")),
+    );
+    Ok((StatusCode::CREATED, axum::Json(Value::Object(body))).into_response())
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+    GraphJson(body): GraphJson<Value>,
+) -> GraphResult<StatusCode> {
+    let Value::Object(props) = body else {
+        return Err(GraphError::bad_request("The request body must be a JSON object."));
+    };
+    let mut changes = Map::new();
+    for (k, v) in props {
+        let name = canonical(&k).ok_or_else(|| {
+            GraphError::bad_request(format!(
+                "Property '{k}' does not exist as a declared property or extension property."
+            ))
+        })?;
+        if READ_ONLY.contains(&name) {
+            return Err(GraphError::bad_request(format!(
+                "Property '{name}' is read-only and cannot be set."
+            )));
+        }
+        changes.insert(name.to_string(), v);
+    }
+    check_types(&changes).map_err(GraphError::bad_request)?;
+    let now = state.now();
+    let event = state.tenant.with(|t| {
+        let id = t.resolve_user_id(&user).ok_or_else(|| not_found_user(&user))?;
+        let record = t.users.get_mut(&id).ok_or_else(|| not_found_user(&user))?;
+        let synced = record.properties.get("onPremisesSyncEnabled") == Some(&Value::Bool(true));
+        if synced && changes.keys().any(|k| ON_PREMISES_MASTERED.contains(&k.as_str())) {
+            return Err(GraphError::bad_request(
+                "Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.",
+            ));
+        }
+        let old_upn = record.upn().to_string();
+        if let Some(new_upn) = changes.get("userPrincipalName").and_then(Value::as_str)
+            && !new_upn.eq_ignore_ascii_case(&old_upn)
+            && t.upn_index.contains_key(&new_upn.to_ascii_lowercase())
+        {
+            return Err(GraphError::bad_request(
+                "Another object with the same value for property userPrincipalName already exists.",
+            ));
+        }
+        let record = t.users.get_mut(&id).ok_or_else(|| not_found_user(&user))?;
+        for (k, v) in changes {
+            record.properties.insert(k, v);
+        }
+        t.reindex_upn(&id, &old_upn);
+        Ok(t.log(id, crate::state::ChangeKind::Updated, now))
+    })?;
+    state.tenant.publish([event]);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete(State(state): State<AppState>, Path(user): Path<String>) -> GraphResult<StatusCode> {
+    let now = state.now();
+    let event = state
+        .tenant
+        .with(|t| {
+            let id = t.resolve_user_id(&user)?;
+            t.delete_user(&id, now)
+        })
+        .ok_or_else(|| not_found_user(&user))?;
+    state.tenant.publish([event]);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Admin create: any known property (including on-premises ones) and an optional
+/// `authentication` block as in a seed.
+pub(crate) fn admin_create(state: &AppState, body: Value) -> Result<String, String> {
+    let seed: UserSeed = serde_json::from_value(body).map_err(|e| e.to_string())?;
+    let now = state.now();
+    let mut record = user_from_seed(&seed, now).map_err(|e| e.to_string())?;
+    if seed.properties.get("id").is_none() {
+        record
+            .properties
+            .insert("id".into(), Value::String(uuid::Uuid::new_v4().to_string()));
+    }
+    let id = record.id().to_string();
+    let event = state.tenant.with(|t| {
+        if t.users.contains_key(&id) {
+            return Err(format!("a user with id {id} exists"));
+        }
+        t.create_user(record, now)
+    })?;
+    state.tenant.publish([event]);
+    Ok(id)
+}
+
+/// Admin update: any known property except `id`; `null` clears.
+pub(crate) fn admin_update(state: &AppState, user: &str, body: Value) -> Result<(), String> {
+    let Value::Object(props) = body else {
+        return Err("expected a JSON object".into());
+    };
+    let mut changes = Map::new();
+    for (k, v) in props {
+        let name = canonical(&k).ok_or_else(|| format!("unknown user property {k}"))?;
+        if name == "id" {
+            return Err("id cannot change".into());
+        }
+        changes.insert(name.to_string(), v);
+    }
+    check_types(&changes)?;
+    let now = state.now();
+    let event = state.tenant.with(|t| {
+        let id = t.resolve_user_id(user).ok_or_else(|| format!("no user {user}"))?;
+        if let Some(new_upn) = changes.get("userPrincipalName").and_then(Value::as_str)
+            && t.upn_index.get(&new_upn.to_ascii_lowercase()).is_some_and(|other| *other != id)
+        {
+            return Err(format!("userPrincipalName {new_upn} is taken"));
+        }
+        let record = t.users.get_mut(&id).ok_or_else(|| format!("no user {user}"))?;
+        let old_upn = record.upn().to_string();
+        for (k, v) in changes {
+            record.properties.insert(k, v);
+        }
+        t.reindex_upn(&id, &old_upn);
+        Ok(t.log(id, crate::state::ChangeKind::Updated, now))
+    })?;
+    state.tenant.publish([event]);
+    Ok(())
+}
+
+pub(crate) fn admin_delete(state: &AppState, user: &str) -> Result<(), String> {
+    let now = state.now();
+    let event = state
+        .tenant
+        .with(|t| {
+            let id = t.resolve_user_id(user)?;
+            t.delete_user(&id, now)
+        })
+        .ok_or_else(|| format!("no user {user}"))?;
+    state.tenant.publish([event]);
+    Ok(())
+}
