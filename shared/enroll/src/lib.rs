@@ -3,4 +3,5 @@
 
 pub mod ids;
 pub mod phone;
+pub mod policy;
 pub mod ports;

@@ -1,0 +1,430 @@
+//! What the organisation wants: one validated struct, loaded from the Lambda environment
+//! (`AUTOENROLL_POLICY_*`, the names in ARCHITECTURE.md) or from a TOML file (the CLI; see
+//! `shared/enroll/autoenroll.example.toml`). Unknown keys and bad values are errors that name the
+//! key. Defaults are the safe ones: no default region (only international numbers are read),
+//! per-user MFA `enabled` (which Entra itself upgrades to `enforced` once a method exists),
+//! SMS as the default method, guests excluded, a changed number only updates a phone we
+//! registered, no office fallback.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+use crate::ids;
+use crate::phone::RegionCode;
+
+pub const ENV_DEFAULT_REGION: &str = "AUTOENROLL_POLICY_DEFAULT_REGION";
+pub const ENV_MFA_MODE: &str = "AUTOENROLL_POLICY_MFA_MODE";
+pub const ENV_SET_SMS_DEFAULT: &str = "AUTOENROLL_POLICY_SET_SMS_DEFAULT";
+pub const ENV_EXCLUDED_UPNS: &str = "AUTOENROLL_POLICY_EXCLUDED_UPNS";
+pub const ENV_EXCLUDED_GROUPS: &str = "AUTOENROLL_POLICY_EXCLUDED_GROUPS";
+pub const ENV_SCOPE_GROUPS: &str = "AUTOENROLL_POLICY_SCOPE_GROUPS";
+pub const ENV_INCLUDE_GUESTS: &str = "AUTOENROLL_POLICY_INCLUDE_GUESTS";
+pub const ENV_ON_NUMBER_CHANGE: &str = "AUTOENROLL_POLICY_ON_NUMBER_CHANGE";
+pub const ENV_OFFICE_FALLBACK: &str = "AUTOENROLL_POLICY_OFFICE_FALLBACK";
+
+/// Every environment variable [`Policy::from_env`] reads. Function crates concatenate this into
+/// their own `ENV_VARS` (checked against infra/template.yaml by tests/e2e).
+pub const ENV_VARS: &[&str] = &[
+    ENV_DEFAULT_REGION,
+    ENV_MFA_MODE,
+    ENV_SET_SMS_DEFAULT,
+    ENV_EXCLUDED_UPNS,
+    ENV_EXCLUDED_GROUPS,
+    ENV_SCOPE_GROUPS,
+    ENV_INCLUDE_GUESTS,
+    ENV_ON_NUMBER_CHANGE,
+    ENV_OFFICE_FALLBACK,
+];
+
+/// How MFA is switched on once a user has a usable method.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MfaMode {
+    /// Beta `PATCH /users/{id}/authentication/requirements` `{"perUserMfaState":"enabled"}`.
+    PerUserEnabled,
+    /// Same with `enforced`.
+    PerUserEnforced,
+    /// Add the user to this group (object id, lowercase), which a Conditional Access policy
+    /// requiring MFA targets — Microsoft's recommended way.
+    Group(String),
+    /// Only prepopulate the phone (and preference); MFA is switched on elsewhere.
+    None,
+}
+
+impl FromStr for MfaMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        match s {
+            "per-user-enabled" => Ok(MfaMode::PerUserEnabled),
+            "per-user-enforced" => Ok(MfaMode::PerUserEnforced),
+            "none" => Ok(MfaMode::None),
+            _ => match s.strip_prefix("group:") {
+                Some(id) => ids::canonical_guid(id.trim())
+                    .map(MfaMode::Group)
+                    .ok_or_else(|| format!("`{id}` is not a group object id (a GUID)")),
+                None => Err(format!(
+                    "`{s}` is not one of per-user-enabled, per-user-enforced, group:<object-id>, none"
+                )),
+            },
+        }
+    }
+}
+
+impl fmt::Display for MfaMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MfaMode::PerUserEnabled => f.write_str("per-user-enabled"),
+            MfaMode::PerUserEnforced => f.write_str("per-user-enforced"),
+            MfaMode::Group(id) => write!(f, "group:{id}"),
+            MfaMode::None => f.write_str("none"),
+        }
+    }
+}
+
+/// What to do when the user's `mobilePhone` no longer matches the phone method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NumberChangePolicy {
+    /// Update the phone method, but only while it still holds the number we registered.
+    UpdateManaged,
+    /// Never update; report the difference.
+    ReportOnly,
+}
+
+impl FromStr for NumberChangePolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "update-managed" => Ok(NumberChangePolicy::UpdateManaged),
+            "report-only" => Ok(NumberChangePolicy::ReportOnly),
+            other => Err(format!(
+                "`{other}` is not one of update-managed, report-only"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for NumberChangePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NumberChangePolicy::UpdateManaged => "update-managed",
+            NumberChangePolicy::ReportOnly => "report-only",
+        })
+    }
+}
+
+/// The organisation's enrollment policy. Build it with [`Policy::from_env`],
+/// [`Policy::from_toml_str`] or `Policy::default()` plus field updates; comparisons against
+/// UPNs and object ids are case-insensitive either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Region for numbers written without a country code. `None`: such numbers are rejected.
+    pub default_region: Option<RegionCode>,
+    pub mfa_mode: MfaMode,
+    /// Make SMS the preferred second factor (beta signInPreferences) when the user has not
+    /// chosen one.
+    pub set_sms_default: bool,
+    /// Break-glass and service accounts: never touched. Lowercase.
+    pub excluded_upns: BTreeSet<String>,
+    /// Members are never touched. Lowercase object ids.
+    pub excluded_groups: BTreeSet<String>,
+    /// Empty: every member user. Otherwise only members of one of these groups.
+    pub scope_groups: BTreeSet<String>,
+    pub include_guests: bool,
+    pub on_number_change: NumberChangePolicy,
+    /// With no usable mobile number, register the first of `businessPhones` as `office`
+    /// (voice only) — never as `mobile`.
+    pub office_fallback: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            default_region: None,
+            mfa_mode: MfaMode::PerUserEnabled,
+            set_sms_default: true,
+            excluded_upns: BTreeSet::new(),
+            excluded_groups: BTreeSet::new(),
+            scope_groups: BTreeSet::new(),
+            include_guests: false,
+            on_number_change: NumberChangePolicy::UpdateManaged,
+            office_fallback: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// A value that does not parse or validate; `key` is the environment variable or TOML key.
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+    /// The TOML file does not parse or has a key we do not know (toml names it).
+    #[error("policy file: {0}")]
+    File(String),
+}
+
+/// Why a user is excluded. Decided from the UPN and group ids alone, so the enroll function can
+/// stop before reading anything else about a break-glass account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Exclusion {
+    Upn,
+    /// Member of this excluded group (lowercase object id).
+    Group(String),
+}
+
+impl Policy {
+    /// From the Lambda environment: exactly the names in [`ENV_VARS`]. Unset or empty variables
+    /// take the default.
+    pub fn from_env() -> Result<Policy, PolicyError> {
+        let mut bad_unicode = None;
+        let policy = Policy::from_lookup(|name| match std::env::var(name) {
+            Ok(v) => Some(v),
+            Err(std::env::VarError::NotPresent) => None,
+            Err(std::env::VarError::NotUnicode(_)) => {
+                bad_unicode.get_or_insert_with(|| name.to_owned());
+                None
+            }
+        });
+        if let Some(key) = bad_unicode {
+            return Err(PolicyError::Invalid {
+                key,
+                message: "not valid UTF-8".into(),
+            });
+        }
+        policy
+    }
+
+    /// Like [`Policy::from_env`] with a custom lookup (tests, the CLI's `--env-file`).
+    pub fn from_lookup(
+        mut lookup: impl FnMut(&str) -> Option<String>,
+    ) -> Result<Policy, PolicyError> {
+        let mut get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let list = |v: Option<String>| -> Vec<String> {
+            v.map(|s| {
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+        };
+        let bool_of = |key: &str, v: Option<String>| -> Result<Option<bool>, PolicyError> {
+            v.map(|s| match s.trim().to_ascii_lowercase().as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(invalid(key, format!("`{}` is not true or false", s.trim()))),
+            })
+            .transpose()
+        };
+        let raw = RawPolicy {
+            default_region: get(ENV_DEFAULT_REGION),
+            mfa_mode: get(ENV_MFA_MODE),
+            set_sms_default: bool_of(ENV_SET_SMS_DEFAULT, get(ENV_SET_SMS_DEFAULT))?,
+            excluded_upns: list(get(ENV_EXCLUDED_UPNS)),
+            excluded_groups: list(get(ENV_EXCLUDED_GROUPS)),
+            scope_groups: list(get(ENV_SCOPE_GROUPS)),
+            include_guests: bool_of(ENV_INCLUDE_GUESTS, get(ENV_INCLUDE_GUESTS))?,
+            on_number_change: get(ENV_ON_NUMBER_CHANGE),
+            office_fallback: bool_of(ENV_OFFICE_FALLBACK, get(ENV_OFFICE_FALLBACK))?,
+        };
+        raw.validate(&KeyNames::ENV)
+    }
+
+    /// From a TOML policy file (format: `shared/enroll/autoenroll.example.toml`).
+    pub fn from_toml_str(text: &str) -> Result<Policy, PolicyError> {
+        let file: PolicyFile =
+            toml::from_str(text).map_err(|e| PolicyError::File(e.to_string()))?;
+        RawPolicy {
+            default_region: file.default_region,
+            mfa_mode: file.mfa_mode,
+            set_sms_default: file.set_sms_default,
+            excluded_upns: file.excluded_upns.unwrap_or_default(),
+            excluded_groups: file.excluded_groups.unwrap_or_default(),
+            scope_groups: file.scope_groups.unwrap_or_default(),
+            include_guests: file.include_guests,
+            on_number_change: file.on_number_change,
+            office_fallback: file.office_fallback,
+        }
+        .validate(&KeyNames::TOML)
+    }
+
+    /// Whether the UPN or one of the groups puts the user out of our hands. `group_ids` are the
+    /// user's (transitive) group memberships; pass `&[]` to check the UPN alone first.
+    pub fn exclusion(&self, upn: Option<&str>, group_ids: &[String]) -> Option<Exclusion> {
+        if let Some(upn) = upn {
+            let upn = upn.trim().to_lowercase();
+            if self.excluded_upns.iter().any(|e| e.to_lowercase() == upn) {
+                return Some(Exclusion::Upn);
+            }
+        }
+        group_ids.iter().find_map(|g| {
+            let g = g.to_ascii_lowercase();
+            self.excluded_groups
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(&g))
+                .then_some(Exclusion::Group(g))
+        })
+    }
+
+    /// Whether a user is inside the configured scope (always, when no scope group is set).
+    pub fn in_scope(&self, group_ids: &[String]) -> bool {
+        self.scope_groups.is_empty()
+            || group_ids
+                .iter()
+                .any(|g| self.scope_groups.iter().any(|s| s.eq_ignore_ascii_case(g)))
+    }
+
+    /// Whether deciding about a user needs their group memberships (exclusions, scope or the
+    /// CA group), so callers can skip the `memberOf` read otherwise.
+    pub fn needs_group_membership(&self) -> bool {
+        !self.excluded_groups.is_empty()
+            || !self.scope_groups.is_empty()
+            || matches!(self.mfa_mode, MfaMode::Group(_))
+    }
+}
+
+/// The policy file. Keys are the environment variables' names without the
+/// `AUTOENROLL_POLICY_` prefix, in lowercase.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    default_region: Option<String>,
+    mfa_mode: Option<String>,
+    set_sms_default: Option<bool>,
+    excluded_upns: Option<Vec<String>>,
+    excluded_groups: Option<Vec<String>>,
+    scope_groups: Option<Vec<String>>,
+    include_guests: Option<bool>,
+    on_number_change: Option<String>,
+    office_fallback: Option<bool>,
+}
+
+/// Values as read, before validation (shared by the environment and the file).
+struct RawPolicy {
+    default_region: Option<String>,
+    mfa_mode: Option<String>,
+    set_sms_default: Option<bool>,
+    excluded_upns: Vec<String>,
+    excluded_groups: Vec<String>,
+    scope_groups: Vec<String>,
+    include_guests: Option<bool>,
+    on_number_change: Option<String>,
+    office_fallback: Option<bool>,
+}
+
+/// How each setting is called where it came from, so errors name the key the operator wrote.
+struct KeyNames {
+    default_region: &'static str,
+    mfa_mode: &'static str,
+    excluded_upns: &'static str,
+    excluded_groups: &'static str,
+    scope_groups: &'static str,
+    on_number_change: &'static str,
+}
+
+impl KeyNames {
+    const ENV: KeyNames = KeyNames {
+        default_region: ENV_DEFAULT_REGION,
+        mfa_mode: ENV_MFA_MODE,
+        excluded_upns: ENV_EXCLUDED_UPNS,
+        excluded_groups: ENV_EXCLUDED_GROUPS,
+        scope_groups: ENV_SCOPE_GROUPS,
+        on_number_change: ENV_ON_NUMBER_CHANGE,
+    };
+    const TOML: KeyNames = KeyNames {
+        default_region: "default_region",
+        mfa_mode: "mfa_mode",
+        excluded_upns: "excluded_upns",
+        excluded_groups: "excluded_groups",
+        scope_groups: "scope_groups",
+        on_number_change: "on_number_change",
+    };
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> PolicyError {
+    PolicyError::Invalid {
+        key: key.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn group_set(key: &str, values: Vec<String>) -> Result<BTreeSet<String>, PolicyError> {
+    values
+        .into_iter()
+        .map(|v| {
+            ids::canonical_guid(v.trim())
+                .ok_or_else(|| invalid(key, format!("`{v}` is not a group object id (a GUID)")))
+        })
+        .collect()
+}
+
+impl RawPolicy {
+    fn validate(self, keys: &KeyNames) -> Result<Policy, PolicyError> {
+        let defaults = Policy::default();
+        let default_region = self
+            .default_region
+            .map(|r| r.parse::<RegionCode>())
+            .transpose()
+            .map_err(|e| invalid(keys.default_region, e.to_string()))?;
+        let mfa_mode = match self.mfa_mode {
+            Some(m) => m
+                .parse::<MfaMode>()
+                .map_err(|e| invalid(keys.mfa_mode, e))?,
+            None => defaults.mfa_mode,
+        };
+        let on_number_change = match self.on_number_change {
+            Some(m) => m
+                .parse::<NumberChangePolicy>()
+                .map_err(|e| invalid(keys.on_number_change, e))?,
+            None => defaults.on_number_change,
+        };
+        let excluded_upns = self
+            .excluded_upns
+            .into_iter()
+            .map(|u| {
+                let u = u.trim().to_lowercase();
+                let well_formed = u.split_once('@').is_some_and(|(local, domain)| {
+                    !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+                }) && !u.chars().any(char::is_whitespace);
+                if well_formed {
+                    Ok(u)
+                } else {
+                    Err(invalid(
+                        keys.excluded_upns,
+                        format!("`{u}` is not a user principal name (name@domain)"),
+                    ))
+                }
+            })
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        let excluded_groups = group_set(keys.excluded_groups, self.excluded_groups)?;
+        let scope_groups = group_set(keys.scope_groups, self.scope_groups)?;
+        if let MfaMode::Group(id) = &mfa_mode
+            && excluded_groups.contains(id)
+        {
+            // Adding users to a group whose members we must never touch contradicts itself.
+            return Err(invalid(
+                keys.mfa_mode,
+                format!("the MFA group {id} is also an excluded group"),
+            ));
+        }
+        Ok(Policy {
+            default_region,
+            mfa_mode,
+            set_sms_default: self.set_sms_default.unwrap_or(defaults.set_sms_default),
+            excluded_upns,
+            excluded_groups,
+            scope_groups,
+            include_guests: self.include_guests.unwrap_or(defaults.include_guests),
+            on_number_change,
+            office_fallback: self.office_fallback.unwrap_or(defaults.office_fallback),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
