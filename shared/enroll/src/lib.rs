@@ -2,6 +2,7 @@
 //! apply, and the ports (traits) adapters implement. See ARCHITECTURE.md.
 
 pub mod ids;
+pub mod notification;
 pub mod phone;
 pub mod policy;
 pub mod ports;
