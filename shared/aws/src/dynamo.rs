@@ -335,10 +335,11 @@ impl MemoryStore for DynamoStore {
             .item("lastTwo", s(&record.last_two))
             .item("phoneType", s(record.phone_type.as_str()))
             .item("registeredAt", s(&record.registered_at))
-            .item("version", n(record.version))
-            .expression_attribute_names("#pk", PK);
+            .item("version", n(record.version));
         request = match expected_version {
-            None => request.condition_expression("attribute_not_exists(#pk)"),
+            None => request
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK),
             Some(version) => request
                 .condition_expression("#version = :expected")
                 .expression_attribute_names("#version", "version")

@@ -35,21 +35,25 @@ pub(crate) fn classify<E>(operation: &str, err: &SdkError<E, HttpResponse>) -> F
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let text = format!("{operation}: {}", DisplayErrorContext(err));
     match err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            Failure::Retryable(text)
+            Failure::Retryable(format!("{operation}: {}", DisplayErrorContext(err)))
         }
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
             let code = service.err().code().unwrap_or_default();
+            // Code and message only: the raw response (headers, body) does not belong in logs.
+            let text = format!(
+                "{operation}: {code} (HTTP {status}): {}",
+                service.err().message().unwrap_or_default()
+            );
             if status >= 500 || status == 429 || TRANSIENT_CODES.contains(&code) {
                 Failure::Retryable(text)
             } else {
                 Failure::Permanent(text)
             }
         }
-        _ => Failure::Permanent(text),
+        _ => Failure::Permanent(format!("{operation}: {}", DisplayErrorContext(err))),
     }
 }
 
