@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::Secret;
+
 /// Fixed method ids Graph gives phone methods, one per phone type.
 /// Source: https://learn.microsoft.com/graph/api/resources/phoneauthenticationmethod
 pub mod method_ids {
@@ -44,11 +46,7 @@ pub struct User {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_date_time: Option<String>,
     /// Present on `/users/delta` items for deleted users: `{"reason":"changed"|"deleted"}`.
-    #[serde(
-        default,
-        rename = "@removed",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, rename = "@removed", skip_serializing_if = "Option::is_none")]
     pub removed: Option<Removed>,
 }
 
@@ -190,9 +188,9 @@ pub struct Subscription {
     /// RFC 3339, UTC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration_date_time: Option<String>,
-    /// Secret shared with Graph; never logged.
+    /// Secret shared with Graph; never logged (hence [`Secret`], whose Debug is redacted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_state: Option<String>,
+    pub client_state: Option<Secret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -220,8 +218,9 @@ pub struct TemporaryAccessPassRequest {
 pub struct TemporaryAccessPass {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The pass itself: a credential, so held as a [`Secret`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub temporary_access_pass: Option<String>,
+    pub temporary_access_pass: Option<Secret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_date_time: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

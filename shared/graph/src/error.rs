@@ -1,0 +1,470 @@
+//! The one error type of this crate, and the parsing of Graph's error responses.
+
+use std::fmt;
+use std::time::Duration;
+
+use http::HeaderMap;
+use serde::Deserialize;
+
+use crate::retry::parse_retry_after;
+
+/// What went wrong, coarsely. The HTTP details (if any) live in [`GraphError`]'s fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GraphErrorKind {
+    /// Graph answered with a non-success status.
+    Http,
+    /// The connection could not be established: the request never reached Graph.
+    Connect,
+    /// The connection broke after the request may have been sent.
+    Transport,
+    /// No answer within the per-request timeout (the request may have landed).
+    Timeout,
+    /// The token endpoint refused us or could not be reached.
+    Authentication,
+    /// Graph answered 2xx with a body we could not read.
+    Decode,
+    /// The client was configured or called wrongly (bad URL, bad CA PEM, unknown phone type…).
+    Config,
+}
+
+/// An error from Graph or from the way to it.
+///
+/// `status`, `code` (Graph's `error.code`, e.g. `Request_ResourceNotFound`), `message`
+/// (phone-number-like text masked), `request_id` and the throttling headers are kept so the domain can
+/// tell "already exists" from "invalid number" from "forbidden", and support can find the call.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct GraphError {
+    pub kind: GraphErrorKind,
+    pub status: Option<u16>,
+    pub code: Option<String>,
+    pub message: String,
+    pub request_id: Option<String>,
+    /// `x-ms-throttle-scope`, e.g. `Tenant_Application/Write/{appId}/{tenantId}`.
+    pub throttle_scope: Option<String>,
+    /// `x-ms-throttle-information`, e.g. `WriteLimitExceeded`.
+    pub throttle_information: Option<String>,
+    /// `Retry-After`, when Graph sent one.
+    pub retry_after: Option<Duration>,
+}
+
+impl fmt::Display for GraphError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.status {
+            Some(status) => write!(f, "Graph {status}")?,
+            None => write!(f, "Graph {:?} error", self.kind)?,
+        }
+        if let Some(code) = &self.code {
+            write!(f, " {code}")?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(id) = &self.request_id {
+            write!(f, " (request-id {id})")?;
+        }
+        Ok(())
+    }
+}
+
+impl GraphError {
+    pub(crate) fn new(kind: GraphErrorKind, message: impl AsRef<str>) -> Self {
+        Self {
+            kind,
+            status: None,
+            code: None,
+            message: mask_phone_like(message.as_ref()),
+            request_id: None,
+            throttle_scope: None,
+            throttle_information: None,
+            retry_after: None,
+        }
+    }
+
+    pub(crate) fn config(message: impl AsRef<str>) -> Self {
+        Self::new(GraphErrorKind::Config, message)
+    }
+
+    pub(crate) fn decode(message: impl AsRef<str>, request_id: Option<String>) -> Self {
+        Self {
+            request_id,
+            ..Self::new(GraphErrorKind::Decode, message)
+        }
+    }
+
+    /// Builds the error for a non-success Graph response from its status, headers and body.
+    pub fn from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Self {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let parsed = serde_json::from_slice::<ErrorEnvelope>(body).ok();
+        let (code, message, inner_request_id) = match parsed {
+            Some(ErrorEnvelope { error }) => (
+                error.code.filter(|c| !c.is_empty()),
+                error.message.unwrap_or_default(),
+                error.inner_error.and_then(|i| i.request_id),
+            ),
+            None => (None, String::new(), None),
+        };
+        let message = if message.is_empty() {
+            http::StatusCode::from_u16(status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("error")
+                .to_owned()
+        } else {
+            message
+        };
+        Self {
+            kind: GraphErrorKind::Http,
+            status: Some(status),
+            code,
+            message: mask_phone_like(&message),
+            request_id: header("request-id").or(inner_request_id),
+            throttle_scope: header("x-ms-throttle-scope"),
+            throttle_information: header("x-ms-throttle-information"),
+            retry_after: headers
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, std::time::SystemTime::now())),
+        }
+    }
+
+    /// From the token credential (azure_identity): keeps the token endpoint's status and
+    /// `error` code (e.g. 401 `invalid_client`) when there is one.
+    pub(crate) fn from_credential(err: &azure_core::Error) -> Self {
+        let mut status = None;
+        let mut code = None;
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+        while let Some(e) = source {
+            if let Some(az) = e.downcast_ref::<azure_core::Error>()
+                && let azure_core::error::ErrorKind::HttpResponse {
+                    status: s,
+                    error_code,
+                    ..
+                } = az.kind()
+            {
+                status = Some(u16::from(*s));
+                code = error_code.clone();
+                break;
+            }
+            source = e.source();
+        }
+        let kind = match err.kind() {
+            azure_core::error::ErrorKind::Connection if status.is_none() => GraphErrorKind::Connect,
+            _ => GraphErrorKind::Authentication,
+        };
+        Self {
+            status,
+            code,
+            ..Self::new(kind, err.to_string())
+        }
+    }
+
+    pub(crate) fn from_reqwest(err: reqwest::Error) -> Self {
+        let kind = if err.is_timeout() {
+            GraphErrorKind::Timeout
+        } else if err.is_connect() {
+            GraphErrorKind::Connect
+        } else if err.is_builder() {
+            GraphErrorKind::Config
+        } else {
+            GraphErrorKind::Transport
+        };
+        // reqwest's Display carries the URL, which can hold a UPN or a $filter: drop it.
+        let err = err.without_url();
+        Self::new(kind, describe_chain(&err))
+    }
+
+    /// Worth trying again: throttled (429), a transient server state (502/503/504), or the
+    /// connection failed or timed out. Whether a retry is *safe* depends on the call too.
+    pub fn is_retryable(&self) -> bool {
+        match self.kind {
+            GraphErrorKind::Connect | GraphErrorKind::Transport | GraphErrorKind::Timeout => true,
+            GraphErrorKind::Http => matches!(self.status, Some(429 | 502 | 503 | 504)),
+            _ => false,
+        }
+    }
+
+    /// The request was certainly not carried out, so even a non-idempotent call may be sent again:
+    /// Graph rejects a throttled request before doing it, and a failed connect sent nothing.
+    pub fn was_not_processed(&self) -> bool {
+        self.is_throttled() || self.kind == GraphErrorKind::Connect
+    }
+
+    pub fn is_throttled(&self) -> bool {
+        self.kind == GraphErrorKind::Http && self.status == Some(429)
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.status == Some(404)
+            || matches!(
+                self.code.as_deref(),
+                Some("Request_ResourceNotFound" | "ResourceNotFound" | "itemNotFound")
+            )
+    }
+
+    /// "A phone of that type already exists", "One or more added object references already
+    /// exist" (group membership), or a conflict. Graph's docs do not name a code for the phone
+    /// case (see graph-spec/BEHAVIOUR.md), so the message is matched as community scripts do.
+    pub fn is_already_exists(&self) -> bool {
+        if self.kind != GraphErrorKind::Http {
+            return false;
+        }
+        let code = self
+            .code
+            .as_deref()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let message = self.message.to_ascii_lowercase();
+        self.status == Some(409)
+            || code.contains("alreadyexist")
+            || code.contains("conflict")
+            || message.contains("already exist")
+    }
+
+    /// 403: the app lacks a permission (`Authorization_RequestDenied`) or a quota was hit.
+    pub fn is_forbidden(&self) -> bool {
+        self.status == Some(403)
+    }
+
+    /// 401 from Graph, or the token endpoint refused our credential.
+    pub fn is_unauthorized(&self) -> bool {
+        self.status == Some(401) || self.kind == GraphErrorKind::Authentication
+    }
+
+    /// 400 for a reason other than "already exists": a malformed number, an unsupported
+    /// changeType, a bad expiration…
+    pub fn is_invalid_request(&self) -> bool {
+        self.status == Some(400) && !self.is_already_exists()
+    }
+
+    /// A `/users/delta` link that Graph no longer knows (identity delta tokens last 7 days):
+    /// start a full resync. MGDC api-reference/v1.0/api/user-delta.md.
+    pub fn is_delta_token_expired(&self) -> bool {
+        self.code.as_deref() == Some("syncStateNotFound")
+            || self.code.as_deref() == Some("resyncRequired")
+            || self.status == Some(410)
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorEnvelope {
+    error: ErrorBody,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default, rename = "innerError", alias = "innererror")]
+    inner_error: Option<InnerError>,
+}
+
+#[derive(Deserialize)]
+struct InnerError {
+    #[serde(default, rename = "request-id")]
+    request_id: Option<String>,
+}
+
+fn describe_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
+/// Masks anything in free text that looks like a phone number (a run of digits, spaces and
+/// `+-().` holding at least 7 digits, not glued to a letter, so GUIDs and timestamps survive):
+/// `+31 612345678` becomes `+31 6******78`. Graph error messages sometimes quote the number sent.
+pub fn mask_phone_like(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let is_run_char =
+        |c: char| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')' | '.');
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if !(chars[i].is_ascii_digit() || chars[i] == '+') {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut end = i;
+        while end < chars.len() && is_run_char(chars[end]) {
+            end += 1;
+        }
+        // Trailing separators belong to the surrounding text, not the number.
+        let mut last = end;
+        while last > start && !chars[last - 1].is_ascii_digit() {
+            last -= 1;
+        }
+        let digits = chars[start..last]
+            .iter()
+            .filter(|c| c.is_ascii_digit())
+            .count();
+        let glued_before = start > 0 && chars[start - 1].is_alphanumeric();
+        let glued_after = last < chars.len() && chars[last].is_alphanumeric();
+        if digits >= 7 && !glued_before && !glued_after {
+            let mut seen = 0;
+            for &c in &chars[start..last] {
+                if c.is_ascii_digit() {
+                    seen += 1;
+                    // Keep the first three digits (country code and a leading digit) and the
+                    // last two, like phone::mask does for audit records.
+                    if seen <= 3 || seen > digits - 2 {
+                        out.push(c);
+                    } else {
+                        out.push('*');
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            i = last;
+        } else {
+            out.extend(&chars[start..end.max(start + 1)]);
+            i = end.max(start + 1);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn graph_error_body_and_headers_are_parsed() {
+        let body = br#"{"error":{"code":"Request_ResourceNotFound","message":"Resource 'x' does not exist.","innerError":{"request-id":"inner-id","date":"2024-01-01T00:00:00"}}}"#;
+        let err = GraphError::from_response(404, &headers(&[("request-id", "hdr-id")]), body);
+        assert_eq!(err.status, Some(404));
+        assert_eq!(err.code.as_deref(), Some("Request_ResourceNotFound"));
+        assert_eq!(err.request_id.as_deref(), Some("hdr-id"));
+        assert!(err.is_not_found());
+        assert!(!err.is_retryable());
+        assert!(err.to_string().contains("request-id hdr-id"));
+    }
+
+    #[test]
+    fn request_id_falls_back_to_the_inner_error() {
+        let body =
+            br#"{"error":{"code":"x","message":"m","innerError":{"request-id":"inner-id"}}}"#;
+        let err = GraphError::from_response(400, &HeaderMap::new(), body);
+        assert_eq!(err.request_id.as_deref(), Some("inner-id"));
+    }
+
+    #[test]
+    fn throttled_response_keeps_scope_information_and_retry_after() {
+        let h = headers(&[
+            ("retry-after", "7"),
+            ("x-ms-throttle-scope", "Tenant_Application/Write/app/tenant"),
+            ("x-ms-throttle-information", "WriteLimitExceeded"),
+        ]);
+        let body = br#"{"error":{"code":"TooManyRequests","message":"Too many requests"}}"#;
+        let err = GraphError::from_response(429, &h, body);
+        assert!(err.is_throttled());
+        assert!(err.is_retryable());
+        assert!(err.was_not_processed());
+        assert_eq!(err.retry_after, Some(Duration::from_secs(7)));
+        assert_eq!(
+            err.throttle_scope.as_deref(),
+            Some("Tenant_Application/Write/app/tenant")
+        );
+        assert_eq!(
+            err.throttle_information.as_deref(),
+            Some("WriteLimitExceeded")
+        );
+    }
+
+    #[test]
+    fn non_json_body_gets_the_status_reason_as_message() {
+        let err = GraphError::from_response(503, &HeaderMap::new(), b"<html>oops</html>");
+        assert_eq!(err.message, "Service Unavailable");
+        assert!(err.is_retryable());
+        assert!(!err.was_not_processed());
+    }
+
+    #[test]
+    fn already_existing_phone_is_told_apart_from_an_invalid_number() {
+        let exists = GraphError::from_response(
+            400,
+            &HeaderMap::new(),
+            br#"{"error":{"code":"badRequest","message":"Phone method of type mobile already exists."}}"#,
+        );
+        assert!(exists.is_already_exists());
+        assert!(!exists.is_invalid_request());
+        let invalid = GraphError::from_response(
+            400,
+            &HeaderMap::new(),
+            br#"{"error":{"code":"badRequest","message":"Invalid phone number format."}}"#,
+        );
+        assert!(invalid.is_invalid_request());
+        assert!(!invalid.is_already_exists());
+    }
+
+    #[test]
+    fn group_member_already_present_counts_as_already_exists() {
+        let err = GraphError::from_response(
+            400,
+            &HeaderMap::new(),
+            br#"{"error":{"code":"Request_BadRequest","message":"One or more added object references already exist for the following modified properties: 'members'."}}"#,
+        );
+        assert!(err.is_already_exists());
+    }
+
+    #[test]
+    fn missing_permission_is_forbidden() {
+        let err = GraphError::from_response(
+            403,
+            &HeaderMap::new(),
+            br#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation."}}"#,
+        );
+        assert!(err.is_forbidden());
+        assert!(!err.is_retryable());
+    }
+
+    #[test]
+    fn expired_delta_link_is_recognised() {
+        let err = GraphError::from_response(
+            400,
+            &HeaderMap::new(),
+            br#"{"error":{"code":"syncStateNotFound","message":"The sync state generation is not found."}}"#,
+        );
+        assert!(err.is_delta_token_expired());
+    }
+
+    #[test]
+    fn phone_numbers_in_error_messages_are_masked() {
+        let err = GraphError::from_response(
+            400,
+            &HeaderMap::new(),
+            br#"{"error":{"code":"badRequest","message":"Invalid phone number '+31 612345678'."}}"#,
+        );
+        assert!(!err.message.contains("612345678"), "{}", err.message);
+        assert!(err.message.contains("+31 6******78"), "{}", err.message);
+    }
+
+    #[test]
+    fn masking_leaves_guids_dates_and_short_numbers_alone() {
+        let text = "id 3179e48a-750b-4051-897c-87b9720928f7 at 2024-01-01T10:00:00Z, 3 retries, code 12345";
+        assert_eq!(mask_phone_like(text), text);
+        assert_eq!(mask_phone_like("call 06-12345678."), "call 06-1*****78.");
+        assert_eq!(mask_phone_like("+1 (206) 555-0100"), "+1 (20*) ***-**00");
+    }
+}

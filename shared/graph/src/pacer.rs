@@ -1,0 +1,494 @@
+//! Client-side pacing, so a backfill stays under Graph's quotas instead of bouncing off them.
+//!
+//! Graph limits identity and access calls per app + tenant: 3,000 writes per 150 s and a budget
+//! of resource units per 10 s (see [`crate::limits`]). A [`Pacer`] keeps, per budget, a sliding
+//! window of what this process sent and makes a caller wait when the next request would exceed
+//! its share. A sliding window (not a token bucket) is used because a bucket that starts full
+//! lets `capacity + rate × window` through in the first window — twice the quota.
+//!
+//! Feedback from Graph narrows the share (AIMD): a 429 halves it and blocks the budget for the
+//! `Retry-After`; `x-ms-throttle-limit-percentage` (sent once an app passes 80 % of a limit)
+//! trims it; every success widens it again a little.
+//!
+//! One pacer is shared by every [`crate::GraphClient`] of the process that talks to the same
+//! Graph endpoint as the same app in the same tenant (see [`Pacer::shared`]).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, LazyLock, Weak};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+use crate::limits;
+
+/// Which of Graph's budgets a request draws on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BudgetClass {
+    /// GETs: resource units per 10 s.
+    Read,
+    /// POST / PATCH / PUT / DELETE: writes per 150 s (they also cost 1 RU, which the write
+    /// budget's far lower rate keeps well inside the read budget).
+    Write,
+}
+
+/// Pacing settings. The defaults are the documented quotas for a small tenant, whole for one
+/// process; a Lambda function sets `instance_share_divisor` to its event source's
+/// `MaximumConcurrency` so that all its instances together stay within the quota.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PacingConfig {
+    /// Off = no client-side waiting at all (429 handling still applies).
+    pub enabled: bool,
+    pub writes_per_window: u32,
+    pub write_window: Duration,
+    pub read_units_per_window: u32,
+    pub read_window: Duration,
+    /// Each instance takes quota ÷ this. At least 1.
+    pub instance_share_divisor: u32,
+    /// Fraction of the share actually used, to absorb clock skew and requests that arrive at
+    /// Graph later than we sent them.
+    pub headroom: f64,
+    pub aimd: AimdConfig,
+}
+
+impl Default for PacingConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            writes_per_window: limits::WRITES_PER_WINDOW,
+            write_window: limits::WRITE_WINDOW,
+            read_units_per_window: limits::RESOURCE_UNITS_SMALL,
+            read_window: limits::RESOURCE_UNIT_WINDOW,
+            instance_share_divisor: 1,
+            headroom: 0.9,
+            aimd: AimdConfig::default(),
+        }
+    }
+}
+
+impl PacingConfig {
+    /// The limit one window of `class` may hold for this instance, before AIMD.
+    pub fn share(&self, class: BudgetClass) -> f64 {
+        let quota = match class {
+            BudgetClass::Write => self.writes_per_window,
+            BudgetClass::Read => self.read_units_per_window,
+        };
+        f64::from(quota) * self.headroom.clamp(0.0, 1.0)
+            / f64::from(self.instance_share_divisor.max(1))
+    }
+
+    fn window(&self, class: BudgetClass) -> Duration {
+        match class {
+            BudgetClass::Write => self.write_window,
+            BudgetClass::Read => self.read_window,
+        }
+    }
+}
+
+/// Additive-increase / multiplicative-decrease of the share in response to Graph's feedback.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AimdConfig {
+    /// Multiplier applied on a 429.
+    pub throttled_factor: f64,
+    /// Multiplier applied when `x-ms-throttle-limit-percentage` reaches `near_limit_threshold`.
+    pub near_limit_factor: f64,
+    pub near_limit_threshold: f64,
+    /// The share never drops below this fraction.
+    pub min_factor: f64,
+    /// Added per successful request, up to 1.
+    pub increase_per_success: f64,
+    /// At most one decrease per budget per this long: the in-flight requests that hit the same
+    /// limit at once are one signal, not many.
+    pub decrease_cooldown: Duration,
+}
+
+impl Default for AimdConfig {
+    fn default() -> Self {
+        Self {
+            throttled_factor: 0.5,
+            near_limit_factor: 0.9,
+            near_limit_threshold: 0.8,
+            min_factor: 0.05,
+            increase_per_success: 0.01,
+            decrease_cooldown: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What the pacer currently allows, for tests, benchmarks and `doctor`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaneSnapshot {
+    /// AIMD multiplier of the share, in `[min_factor, 1]`.
+    pub factor: f64,
+    /// Units in the current window.
+    pub used: u64,
+    /// Units the window may hold now.
+    pub limit: u64,
+    /// Set while a 429's `Retry-After` is running.
+    pub blocked_for: Option<Duration>,
+}
+
+/// Shared pacing state for one app + tenant + Graph endpoint.
+#[derive(Debug)]
+pub struct Pacer {
+    config: PacingConfig,
+    write: Mutex<Lane>,
+    read: Mutex<Lane>,
+}
+
+static REGISTRY: LazyLock<Mutex<HashMap<String, Weak<Pacer>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+impl Pacer {
+    pub fn new(config: PacingConfig) -> Self {
+        Self {
+            write: Mutex::new(Lane::new(config.window(BudgetClass::Write))),
+            read: Mutex::new(Lane::new(config.window(BudgetClass::Read))),
+            config,
+        }
+    }
+
+    /// The process-wide pacer for `key` (Graph endpoint + tenant + app): created with `config`
+    /// the first time, then shared while anyone holds it.
+    pub fn shared(key: &str, config: &PacingConfig) -> Arc<Pacer> {
+        let mut registry = REGISTRY.lock();
+        registry.retain(|_, weak| weak.strong_count() > 0);
+        if let Some(existing) = registry.get(key).and_then(Weak::upgrade) {
+            if existing.config != *config {
+                tracing::warn!(
+                    "a Graph client with different pacing settings joined an existing pacer; keeping the first settings"
+                );
+            }
+            return existing;
+        }
+        let pacer = Arc::new(Pacer::new(config.clone()));
+        registry.insert(key.to_owned(), Arc::downgrade(&pacer));
+        pacer
+    }
+
+    pub fn config(&self) -> &PacingConfig {
+        &self.config
+    }
+
+    fn lane(&self, class: BudgetClass) -> &Mutex<Lane> {
+        match class {
+            BudgetClass::Write => &self.write,
+            BudgetClass::Read => &self.read,
+        }
+    }
+
+    /// Waits until `cost` units of `class` fit in this instance's share, then books them.
+    /// Returns how long it waited.
+    pub async fn acquire(&self, class: BudgetClass, cost: u32) -> Duration {
+        if !self.config.enabled {
+            return Duration::ZERO;
+        }
+        let start = Instant::now();
+        let share = self.config.share(class);
+        loop {
+            let now = Instant::now();
+            let wake = match self.lane(class).lock().try_acquire(now, cost, share) {
+                Ok(()) => return now - start,
+                Err(wake) => wake,
+            };
+            tokio::time::sleep_until(wake).await;
+        }
+    }
+
+    /// Graph throttled a request of `class`: narrow the share, and hold the whole budget for
+    /// `retry_after` (the quota is per app + tenant, so every task of ours is affected).
+    pub fn on_throttled(&self, class: BudgetClass, retry_after: Option<Duration>) {
+        self.lane(class)
+            .lock()
+            .on_throttled(Instant::now(), retry_after, &self.config.aimd);
+    }
+
+    /// Graph reported (`x-ms-throttle-limit-percentage`) how close we are to a limit.
+    pub fn on_limit_percentage(&self, class: BudgetClass, fraction: f64) {
+        if fraction >= self.config.aimd.near_limit_threshold {
+            self.lane(class).lock().decrease(
+                Instant::now(),
+                self.config.aimd.near_limit_factor,
+                &self.config.aimd,
+            );
+        }
+    }
+
+    pub fn on_success(&self, class: BudgetClass) {
+        self.lane(class).lock().increase(&self.config.aimd);
+    }
+
+    pub fn snapshot(&self, class: BudgetClass) -> LaneSnapshot {
+        let now = Instant::now();
+        let mut lane = self.lane(class).lock();
+        lane.prune(now);
+        LaneSnapshot {
+            factor: lane.factor,
+            used: lane.used,
+            limit: lane.limit(self.config.share(class)),
+            blocked_for: lane
+                .blocked_until
+                .filter(|until| *until > now)
+                .map(|until| until - now),
+        }
+    }
+}
+
+/// One budget: a sliding window of booked units plus the AIMD state.
+#[derive(Debug)]
+struct Lane {
+    window: Duration,
+    entries: VecDeque<(Instant, u32)>,
+    used: u64,
+    factor: f64,
+    blocked_until: Option<Instant>,
+    last_decrease: Option<Instant>,
+}
+
+impl Lane {
+    fn new(window: Duration) -> Self {
+        Self {
+            window,
+            entries: VecDeque::new(),
+            used: 0,
+            factor: 1.0,
+            blocked_until: None,
+            last_decrease: None,
+        }
+    }
+
+    fn limit(&self, share: f64) -> u64 {
+        // At least one unit, or a tiny share could never send anything.
+        ((share * self.factor).floor() as u64).max(1)
+    }
+
+    fn prune(&mut self, now: Instant) {
+        while let Some(&(at, cost)) = self.entries.front() {
+            if at + self.window <= now {
+                self.entries.pop_front();
+                self.used -= u64::from(cost);
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Books `cost` units at `now`, or says when to try again.
+    fn try_acquire(&mut self, now: Instant, cost: u32, share: f64) -> Result<(), Instant> {
+        if let Some(until) = self.blocked_until {
+            if until > now {
+                return Err(until);
+            }
+            self.blocked_until = None;
+        }
+        self.prune(now);
+        let limit = self.limit(share);
+        let cost = u64::from(cost).clamp(1, limit);
+        if self.used + cost <= limit {
+            // `cost <= limit`, which fits in u32 because it came from one.
+            self.entries.push_back((now, cost as u32));
+            self.used += cost;
+            return Ok(());
+        }
+        // The earliest moment enough of the oldest entries have left the window.
+        let mut remaining = self.used;
+        for &(at, c) in &self.entries {
+            remaining -= u64::from(c);
+            if remaining + cost <= limit {
+                return Err(at + self.window);
+            }
+        }
+        Err(now + self.window)
+    }
+
+    fn on_throttled(&mut self, now: Instant, retry_after: Option<Duration>, aimd: &AimdConfig) {
+        self.decrease(now, aimd.throttled_factor, aimd);
+        if let Some(wait) = retry_after {
+            let until = now + wait;
+            if self.blocked_until.is_none_or(|b| b < until) {
+                self.blocked_until = Some(until);
+            }
+        }
+    }
+
+    fn decrease(&mut self, now: Instant, multiplier: f64, aimd: &AimdConfig) {
+        if self
+            .last_decrease
+            .is_some_and(|last| now < last + aimd.decrease_cooldown)
+        {
+            return;
+        }
+        self.last_decrease = Some(now);
+        self.factor = (self.factor * multiplier).max(aimd.min_factor);
+    }
+
+    fn increase(&mut self, aimd: &AimdConfig) {
+        self.factor = (self.factor + aimd.increase_per_success).min(1.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aimd() -> AimdConfig {
+        AimdConfig::default()
+    }
+
+    #[test]
+    fn default_share_is_the_documented_write_quota_less_headroom() {
+        let config = PacingConfig::default();
+        assert_eq!(config.share(BudgetClass::Write), 2_700.0);
+        assert_eq!(config.share(BudgetClass::Read), 3_150.0);
+    }
+
+    #[test]
+    fn each_instance_takes_quota_divided_by_max_concurrency() {
+        let config = PacingConfig {
+            instance_share_divisor: 10,
+            headroom: 1.0,
+            ..PacingConfig::default()
+        };
+        assert_eq!(config.share(BudgetClass::Write), 300.0);
+        let zero = PacingConfig {
+            instance_share_divisor: 0,
+            headroom: 1.0,
+            ..PacingConfig::default()
+        };
+        assert_eq!(zero.share(BudgetClass::Write), 3_000.0);
+    }
+
+    #[test]
+    fn window_admits_up_to_the_limit_then_waits_for_the_oldest_to_expire() {
+        let t0 = Instant::now();
+        let mut lane = Lane::new(Duration::from_secs(10));
+        for i in 0..5 {
+            assert_eq!(
+                lane.try_acquire(t0 + Duration::from_secs(i), 1, 5.0),
+                Ok(())
+            );
+        }
+        // The 6th must wait until the first (at t0) leaves the window at t0 + 10 s.
+        assert_eq!(
+            lane.try_acquire(t0 + Duration::from_secs(5), 1, 5.0),
+            Err(t0 + Duration::from_secs(10))
+        );
+        assert_eq!(
+            lane.try_acquire(t0 + Duration::from_secs(10), 1, 5.0),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn no_window_ever_holds_more_than_the_limit() {
+        // Drive a greedy sender through the lane and check every 150 s window afterwards.
+        let t0 = Instant::now();
+        let window = Duration::from_secs(150);
+        let mut lane = Lane::new(window);
+        let mut now = t0;
+        let mut sent = Vec::new();
+        while sent.len() < 1_000 {
+            match lane.try_acquire(now, 1, 300.0) {
+                Ok(()) => sent.push(now),
+                Err(wake) => now = wake,
+            }
+        }
+        for (i, start) in sent.iter().enumerate() {
+            let in_window = sent[i..]
+                .iter()
+                .take_while(|t| **t < *start + window)
+                .count();
+            assert!(in_window <= 300, "{in_window} sends in one window");
+        }
+    }
+
+    #[test]
+    fn weighted_cost_waits_until_enough_units_have_expired() {
+        let t0 = Instant::now();
+        let mut lane = Lane::new(Duration::from_secs(10));
+        assert_eq!(lane.try_acquire(t0, 4, 10.0), Ok(()));
+        assert_eq!(
+            lane.try_acquire(t0 + Duration::from_secs(1), 4, 10.0),
+            Ok(())
+        );
+        // 8 used; 4 more needs the first entry gone.
+        assert_eq!(
+            lane.try_acquire(t0 + Duration::from_secs(2), 4, 10.0),
+            Err(t0 + Duration::from_secs(10))
+        );
+    }
+
+    #[test]
+    fn throttling_halves_the_share_once_per_cooldown_and_blocks_for_retry_after() {
+        let t0 = Instant::now();
+        let mut lane = Lane::new(Duration::from_secs(10));
+        lane.on_throttled(t0, Some(Duration::from_secs(3)), &aimd());
+        lane.on_throttled(t0, Some(Duration::from_secs(2)), &aimd());
+        assert_eq!(lane.factor, 0.5);
+        assert_eq!(lane.limit(100.0), 50);
+        assert_eq!(
+            lane.try_acquire(t0 + Duration::from_secs(1), 1, 100.0),
+            Err(t0 + Duration::from_secs(3))
+        );
+        assert_eq!(
+            lane.try_acquire(t0 + Duration::from_secs(3), 1, 100.0),
+            Ok(())
+        );
+        lane.on_throttled(t0 + Duration::from_secs(5), None, &aimd());
+        assert_eq!(lane.factor, 0.25);
+    }
+
+    #[test]
+    fn successes_recover_the_share_additively_up_to_whole() {
+        let mut lane = Lane::new(Duration::from_secs(10));
+        lane.factor = 0.5;
+        for _ in 0..10 {
+            lane.increase(&aimd());
+        }
+        assert!((lane.factor - 0.6).abs() < 1e-9);
+        for _ in 0..100 {
+            lane.increase(&aimd());
+        }
+        assert_eq!(lane.factor, 1.0);
+    }
+
+    #[test]
+    fn share_never_drops_below_the_floor() {
+        let t0 = Instant::now();
+        let mut lane = Lane::new(Duration::from_secs(10));
+        for i in 0..20 {
+            lane.on_throttled(t0 + Duration::from_secs(2 * i), None, &aimd());
+        }
+        assert_eq!(lane.factor, aimd().min_factor);
+        assert_eq!(lane.limit(10.0), 1);
+    }
+
+    #[test]
+    fn near_limit_percentage_trims_the_share() {
+        let pacer = Pacer::new(PacingConfig::default());
+        pacer.on_limit_percentage(BudgetClass::Write, 0.5);
+        assert_eq!(pacer.snapshot(BudgetClass::Write).factor, 1.0);
+        pacer.on_limit_percentage(BudgetClass::Write, 0.85);
+        assert!((pacer.snapshot(BudgetClass::Write).factor - 0.9).abs() < 1e-9);
+        assert_eq!(pacer.snapshot(BudgetClass::Read).factor, 1.0);
+    }
+
+    #[test]
+    fn clients_of_the_same_app_and_tenant_share_one_pacer() {
+        let config = PacingConfig::default();
+        let a = Pacer::shared("https://g|tenant-a|app", &config);
+        let b = Pacer::shared("https://g|tenant-a|app", &config);
+        let c = Pacer::shared("https://g|tenant-b|app", &config);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
+    }
+
+    #[tokio::test]
+    async fn acquire_books_units_visible_in_the_snapshot() {
+        let pacer = Pacer::new(PacingConfig::default());
+        pacer.acquire(BudgetClass::Write, 1).await;
+        pacer.acquire(BudgetClass::Write, 1).await;
+        assert_eq!(pacer.snapshot(BudgetClass::Write).used, 2);
+        assert_eq!(pacer.snapshot(BudgetClass::Read).used, 0);
+    }
+}

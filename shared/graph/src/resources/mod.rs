@@ -1,0 +1,18 @@
+//! The typed Graph calls, organised by resource (octocrab style): `graph.users().get(..)`,
+//! `graph.phone_methods(user).add(..)`, …
+
+pub mod directory_roles;
+pub mod groups;
+pub mod methods;
+pub mod preferences;
+pub mod subscriptions;
+pub mod users;
+
+/// Joins a `$select` list.
+pub(crate) fn select_list<S: AsRef<str>>(fields: &[S]) -> String {
+    fields
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(",")
+}
