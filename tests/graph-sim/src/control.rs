@@ -231,6 +231,11 @@ impl Control {
         Self { state }
     }
 
+    /// For the control methods other modules add (`impl Control` in notify.rs, …).
+    pub(crate) fn app_state(&self) -> &AppState {
+        &self.state
+    }
+
     /// The simulated time.
     pub fn now(&self) -> time::OffsetDateTime {
         self.state.now()

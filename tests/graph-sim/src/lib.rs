@@ -48,7 +48,7 @@ mod users;
 
 pub use control::{Control, Counters, FaultKind, FaultRule, LatencyRule, RouteCounters};
 pub use error::SimError;
-pub use notify::NotificationOptions;
+pub use notify::{NotificationCounters, NotificationOptions};
 pub use seed::{
     AppSeed, AuthenticationSeed, DirectoryRoleSeed, FederatedCredentialSeed, GroupSeed, PhoneSeed,
     Seed, TenantSeed, UserSeed, derived_id,
