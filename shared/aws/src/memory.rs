@@ -32,7 +32,7 @@ use autoenroll_core::ports::{
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 
 use crate::fifo::{DEDUP_WINDOW, FifoMessage, MAX_BATCH};
-use crate::poller::{BatchOutcome, PollError, Settlement, SqsEventSource, failed_message_ids};
+use crate::poller::{BatchOutcome, Disposition, PollError, Settlement, SqsEventSource};
 
 /// SQS's default visibility timeout.
 pub const DEFAULT_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -576,26 +576,23 @@ impl SqsEventSource for MemoryPoller {
         event: &SqsEvent,
         outcome: BatchOutcome<'_>,
     ) -> Result<Settlement, PollError> {
-        let failed = failed_message_ids(event, outcome);
-        let mut settlement = Settlement::default();
-        for message in &event.records {
-            let id = message.message_id.as_deref().unwrap_or_default();
-            let Some(handle) = message.receipt_handle.as_deref() else {
-                continue;
-            };
-            if failed.contains(id) {
-                settlement.left_for_redelivery += 1;
-                if let Some(delay) = self.retry_delay {
-                    // An expired handle means the message is visible already: nothing to do.
-                    let _ = self.queue.change_visibility(handle, delay);
-                }
-            } else {
-                match self.queue.delete(handle) {
-                    Ok(()) => settlement.deleted += 1,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "delete failed; the message will be delivered again");
-                        settlement.delete_failed += 1;
-                    }
+        let disposition = Disposition::of(event, outcome);
+        let mut settlement = Settlement {
+            left_for_redelivery: disposition.redeliver.len(),
+            ..Settlement::default()
+        };
+        if let Some(delay) = self.retry_delay {
+            for handle in &disposition.redeliver {
+                // An expired handle means the message is visible already: nothing to do.
+                let _ = self.queue.change_visibility(handle, delay);
+            }
+        }
+        for handle in &disposition.delete {
+            match self.queue.delete(handle) {
+                Ok(()) => settlement.deleted += 1,
+                Err(e) => {
+                    tracing::warn!(error = %e, "delete failed; the message will be delivered again");
+                    settlement.delete_failed += 1;
                 }
             }
         }

@@ -79,6 +79,36 @@ pub fn failed_message_ids(event: &SqsEvent, outcome: BatchOutcome<'_>) -> HashSe
     failed
 }
 
+/// The receipt handles of a batch, split by what Lambda does with them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Disposition {
+    /// Handled successfully: delete.
+    pub delete: Vec<String>,
+    /// Failed: leave on the queue for redelivery.
+    pub redeliver: Vec<String>,
+}
+
+impl Disposition {
+    /// Applies Lambda's rules ([`failed_message_ids`]) to `event`. Records without a receipt
+    /// handle cannot be settled and are skipped.
+    pub fn of(event: &SqsEvent, outcome: BatchOutcome<'_>) -> Self {
+        let failed = failed_message_ids(event, outcome);
+        let mut disposition = Self::default();
+        for message in &event.records {
+            let Some(handle) = message.receipt_handle.clone() else {
+                continue;
+            };
+            let id = message.message_id.as_deref().unwrap_or_default();
+            if failed.contains(id) {
+                disposition.redeliver.push(handle);
+            } else {
+                disposition.delete.push(handle);
+            }
+        }
+        disposition
+    }
+}
+
 /// Totals of a [`drain`] run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DrainReport {

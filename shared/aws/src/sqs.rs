@@ -20,7 +20,7 @@ use aws_sdk_sqs::types::{
 
 use crate::error::{Failure, classify, is_transient_code};
 use crate::fifo::{FifoMessage, MAX_BATCH};
-use crate::poller::{BatchOutcome, PollError, Settlement, SqsEventSource, failed_message_ids};
+use crate::poller::{BatchOutcome, Disposition, PollError, Settlement, SqsEventSource};
 
 /// How often one entry is offered to SQS before the call fails.
 const ENTRY_ATTEMPTS: u32 = 3;
@@ -270,31 +270,24 @@ impl SqsEventSource for SqsPoller {
         event: &SqsEvent,
         outcome: BatchOutcome<'_>,
     ) -> Result<Settlement, PollError> {
-        let failed = failed_message_ids(event, outcome);
-        let mut settlement = Settlement::default();
-        let mut to_delete = Vec::new();
-        for message in &event.records {
-            let id = message.message_id.as_deref().unwrap_or_default();
-            let Some(handle) = message.receipt_handle.as_deref() else {
-                continue;
-            };
-            if failed.contains(id) {
-                settlement.left_for_redelivery += 1;
-                if let Some(delay) = self.retry_delay {
-                    self.client
-                        .change_message_visibility()
-                        .queue_url(&self.queue_url)
-                        .receipt_handle(handle)
-                        .visibility_timeout(delay.as_secs() as i32)
-                        .send()
-                        .await
-                        .map_err(|e| poll_error("ChangeMessageVisibility", &e))?;
-                }
-            } else {
-                to_delete.push(handle.to_owned());
+        let disposition = Disposition::of(event, outcome);
+        let mut settlement = Settlement {
+            left_for_redelivery: disposition.redeliver.len(),
+            ..Settlement::default()
+        };
+        if let Some(delay) = self.retry_delay {
+            for handle in &disposition.redeliver {
+                self.client
+                    .change_message_visibility()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(handle)
+                    .visibility_timeout(delay.as_secs() as i32)
+                    .send()
+                    .await
+                    .map_err(|e| poll_error("ChangeMessageVisibility", &e))?;
             }
         }
-        for chunk in to_delete.chunks(MAX_BATCH) {
+        for chunk in disposition.delete.chunks(MAX_BATCH) {
             let entries = chunk
                 .iter()
                 .enumerate()
