@@ -27,7 +27,8 @@ pub enum GraphErrorKind {
     Config,
 }
 
-/// An error from Graph or from the way to it.
+/// An error from Graph or from the way to it. (Text fields are `Box<str>` to keep the error
+/// small; `err.code.as_deref()` reads them as `Option<&str>`.)
 ///
 /// `status`, `code` (Graph's `error.code`, e.g. `Request_ResourceNotFound`), `message`
 /// (phone-number-like text masked), `request_id` and the throttling headers are kept so the domain can
@@ -36,13 +37,13 @@ pub enum GraphErrorKind {
 pub struct GraphError {
     pub kind: GraphErrorKind,
     pub status: Option<u16>,
-    pub code: Option<String>,
+    pub code: Option<Box<str>>,
     pub message: String,
-    pub request_id: Option<String>,
+    pub request_id: Option<Box<str>>,
     /// `x-ms-throttle-scope`, e.g. `Tenant_Application/Write/{appId}/{tenantId}`.
-    pub throttle_scope: Option<String>,
+    pub throttle_scope: Option<Box<str>>,
     /// `x-ms-throttle-information`, e.g. `WriteLimitExceeded`.
-    pub throttle_information: Option<String>,
+    pub throttle_information: Option<Box<str>>,
     /// `Retry-After`, when Graph sent one.
     pub retry_after: Option<Duration>,
 }
@@ -84,7 +85,7 @@ impl GraphError {
 
     pub(crate) fn decode(message: impl AsRef<str>, request_id: Option<String>) -> Self {
         Self {
-            request_id,
+            request_id: request_id.map(Box::from),
             ..Self::new(GraphErrorKind::Decode, message)
         }
     }
@@ -95,14 +96,14 @@ impl GraphError {
             headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
+                .map(Box::<str>::from)
         };
         let parsed = serde_json::from_slice::<ErrorEnvelope>(body).ok();
         let (code, message, inner_request_id) = match parsed {
             Some(ErrorEnvelope { error }) => (
-                error.code.filter(|c| !c.is_empty()),
+                error.code.filter(|c| !c.is_empty()).map(Box::from),
                 error.message.unwrap_or_default(),
-                error.inner_error.and_then(|i| i.request_id),
+                error.inner_error.and_then(|i| i.request_id).map(Box::from),
             ),
             None => (None, String::new(), None),
         };
@@ -145,7 +146,7 @@ impl GraphError {
                 } = az.kind()
             {
                 status = Some(u16::from(*s));
-                code = error_code.clone();
+                code = error_code.as_deref().map(Box::from);
                 break;
             }
             source = e.source();
