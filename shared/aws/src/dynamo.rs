@@ -29,7 +29,7 @@ use autoenroll_graph::model::PhoneType;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    ScalarAttributeType, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -190,10 +190,13 @@ pub async fn ensure_table(
         .send()
         .await
         .map_err(|e| store_error("DescribeTimeToLive", &e))?;
-    let enabled = ttl
-        .time_to_live_description()
-        .and_then(|d| d.attribute_name())
-        .is_some_and(|name| name == TTL_ATTRIBUTE);
+    let enabled = ttl.time_to_live_description().is_some_and(|d| {
+        d.attribute_name() == Some(TTL_ATTRIBUTE)
+            && matches!(
+                d.time_to_live_status(),
+                Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+            )
+    });
     if !enabled {
         let spec = TimeToLiveSpecification::builder()
             .enabled(true)

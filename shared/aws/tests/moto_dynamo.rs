@@ -51,6 +51,10 @@ async fn ensure_table_is_idempotent_and_enables_ttl() {
         .unwrap();
     let description = ttl.time_to_live_description().unwrap();
     assert_eq!(description.attribute_name(), Some(TTL_ATTRIBUTE));
+    assert_eq!(
+        description.time_to_live_status(),
+        Some(&aws_sdk_dynamodb::types::TimeToLiveStatus::Enabled)
+    );
 }
 
 #[tokio::test]
