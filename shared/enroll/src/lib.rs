@@ -4,5 +4,6 @@
 pub mod ids;
 pub mod notification;
 pub mod phone;
+pub mod plan;
 pub mod policy;
 pub mod ports;

@@ -106,8 +106,8 @@ impl PhoneKind {
     }
 }
 
-/// A valid number in Graph's format.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A valid number in Graph's format. Debug shows it masked.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NormalizedPhone {
     /// `+{cc} {national significant number}` plus `x{ext}` when there is an extension.
@@ -127,6 +127,54 @@ impl NormalizedPhone {
 
     pub fn masked(&self) -> String {
         mask(&self.graph)
+    }
+
+    pub fn to_graph_number(&self) -> GraphNumber {
+        GraphNumber(self.graph.clone())
+    }
+}
+
+impl fmt::Debug for NormalizedPhone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NormalizedPhone")
+            .field("graph", &self.masked())
+            .field("kind", &self.kind)
+            .field("region", &self.region)
+            .field("extension", &self.extension.as_ref().map(|_| "<ext>"))
+            .finish()
+    }
+}
+
+/// A number in Graph's format, on its way to Graph. Debug and Display show it masked, so an
+/// action or plan can be logged; [`GraphNumber::expose`] is for the request body only.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct GraphNumber(String);
+
+impl GraphNumber {
+    /// Wrap a number already in Graph's format (from [`NormalizedPhone::graph`]).
+    pub fn new(graph_formatted: impl Into<String>) -> Self {
+        GraphNumber(graph_formatted.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn masked(&self) -> String {
+        mask(&self.0)
+    }
+}
+
+impl fmt::Debug for GraphNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GraphNumber({})", self.masked())
+    }
+}
+
+impl fmt::Display for GraphNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
     }
 }
 

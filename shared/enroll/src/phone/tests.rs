@@ -167,7 +167,11 @@ fn sixty_plus_realistic_values_from_many_countries_normalise_as_libphonenumber_s
                 Want::Ok(g, k) => format!("Ok({g}, {k:?})"),
                 Want::Err(e) => format!("Err({e:?})"),
             };
-            failures.push(format!("{raw:?} in {r}: want {want}, got {got:?}"));
+            let got = match &got {
+                Ok(n) => format!("Ok({}, {:?})", n.graph, n.kind),
+                Err(e) => format!("Err({e:?})"),
+            };
+            failures.push(format!("{raw:?} in {r}: want {want}, got {got}"));
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
@@ -260,4 +264,14 @@ fn rejections_never_echo_digits() {
         let e = normalize(raw, region("NL")).unwrap_err();
         assert!(!e.to_string().chars().any(|c| c.is_ascii_digit()), "{e}");
     }
+}
+
+#[test]
+fn debug_output_of_numbers_is_masked() {
+    let n = normalize("06-12345678", region("NL")).unwrap();
+    assert!(!format!("{n:?}").contains("12345678"), "{n:?}");
+    let g = n.to_graph_number();
+    assert_eq!(format!("{g:?}"), "GraphNumber(+31 6******78)");
+    assert_eq!(g.to_string(), "+31 6******78");
+    assert_eq!(g.expose(), "+31 612345678");
 }
