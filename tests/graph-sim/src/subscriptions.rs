@@ -243,6 +243,10 @@ fn parse_change_type(raw: &str) -> GraphResult<Vec<String>> {
 fn parse_expiration(raw: &str, now: OffsetDateTime) -> GraphResult<OffsetDateTime> {
     let at = OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
         .map_err(|_| invalid(format!("Invalid 'expirationDateTime' value: '{raw}'.")))?;
+    // Graph keeps 100-ns precision (7 fractional digits), like .NET's DateTime.
+    let at = at
+        .replace_nanosecond(at.nanosecond() / 100 * 100)
+        .unwrap_or(at);
     if at <= now {
         return Err(invalid("Subscription expiration date must be in the future."));
     }
