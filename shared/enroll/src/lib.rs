@@ -1,8 +1,11 @@
 //! The enrollment domain: policy, phone normalisation, notification parsing, the pure plan,
 //! apply, and the ports (traits) adapters implement. See ARCHITECTURE.md.
 
+pub mod audit;
 pub mod ids;
+pub mod memory;
 pub mod notification;
+pub mod outcome;
 pub mod phone;
 pub mod plan;
 pub mod policy;
