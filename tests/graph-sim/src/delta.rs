@@ -164,7 +164,9 @@ async fn delta(
     // calls are not needed; the simulator ignores them, the token's win).
     let token = match (query.get("deltatoken"), query.get("skiptoken")) {
         (Some(_), Some(_)) => {
-            return Err(GraphError::bad_request("Use either $deltatoken or $skiptoken, not both."));
+            return Err(GraphError::bad_request(
+                "Use either $deltatoken or $skiptoken, not both.",
+            ));
         }
         (Some(t), None) | (None, Some(t)) => Some(t.to_string()),
         (None, None) => None,
@@ -181,7 +183,9 @@ async fn delta(
             (Round::Link { seq }, select, filter, top)
         }
         Some(t) => {
-            let found = state.tenant.with(|tenant| tenant.delta.tokens.get(t).cloned());
+            let found = state
+                .tenant
+                .with(|tenant| tenant.delta.tokens.get(t).cloned());
             let Some(found) = found else {
                 return Err(sync_state_not_found());
             };
@@ -192,8 +196,9 @@ async fn delta(
             match found.round {
                 // Following a delta link starts a change round.
                 Round::Link { seq } => {
-                    let (ids, next_seq) =
-                        state.tenant.with(|tenant| (changed_since(tenant, seq), last_seq(tenant)));
+                    let (ids, next_seq) = state
+                        .tenant
+                        .with(|tenant| (changed_since(tenant, seq), last_seq(tenant)));
                     (
                         Round::Page {
                             ids,
@@ -246,7 +251,10 @@ async fn delta(
                 while pos < ids.len() && items.len() < top {
                     let id = &ids[pos];
                     pos += 1;
-                    if filter.as_ref().is_some_and(|f| !f.iter().any(|x| x.eq_ignore_ascii_case(id))) {
+                    if filter
+                        .as_ref()
+                        .is_some_and(|f| !f.iter().any(|x| x.eq_ignore_ascii_case(id)))
+                    {
                         continue;
                     }
                     if let Some(user) = t.users.get(id) {
@@ -355,7 +363,10 @@ mod tests {
             ["a".to_string(), "b".to_string()]
         );
         assert!(parse_filter("displayName eq 'x'").is_err());
-        let many = (0..51).map(|i| format!("id eq '{i}'")).collect::<Vec<_>>().join(" or ");
+        let many = (0..51)
+            .map(|i| format!("id eq '{i}'"))
+            .collect::<Vec<_>>()
+            .join(" or ");
         assert!(parse_filter(&many).is_err());
     }
 }

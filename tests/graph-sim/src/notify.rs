@@ -109,7 +109,10 @@ impl Default for NotificationOptions {
 
 impl NotificationOptions {
     pub(crate) fn validate(&self) -> Result<(), String> {
-        for (name, rate) in [("duplicateRate", self.duplicate_rate), ("dropRate", self.drop_rate)] {
+        for (name, rate) in [
+            ("duplicateRate", self.duplicate_rate),
+            ("dropRate", self.drop_rate),
+        ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("{name} must be between 0 and 1"));
             }
@@ -156,8 +159,13 @@ pub struct NotificationCounters {
     /// Validation handshakes made, and how many failed.
     pub validations: u64,
     pub validation_failures: u64,
-    /// Notifications waiting (queued or in flight) when the counters were read.
+    /// Notifications queued (not yet due, or waiting for a retry) when the counters were read.
     pub pending: u64,
+    /// Notifications in a POST that has not completed yet.
+    pub in_flight: u64,
+    /// Passes of the delivery worker. A test that moved the clock can wait for this to grow
+    /// by two to know the worker has seen the new time.
+    pub worker_passes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -241,7 +249,8 @@ impl Default for Delivery {
 impl Delivery {
     pub fn counters(&self) -> NotificationCounters {
         let mut c = self.counters.clone();
-        c.pending = self.queue.len() as u64 + self.in_flight_items;
+        c.pending = self.queue.len() as u64;
+        c.in_flight = self.in_flight_items;
         c
     }
 
@@ -339,9 +348,16 @@ pub(crate) fn dotnet_url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 3);
     for b in s.bytes() {
         match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'!' | b'*' | b'(' | b')' => {
-                out.push(b as char)
-            }
+            b'a'..=b'z'
+            | b'A'..=b'Z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'!'
+            | b'*'
+            | b'('
+            | b')' => out.push(b as char),
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02x}")),
         }
@@ -377,14 +393,21 @@ fn validation_failed(which: &str, why: &str) -> GraphError {
 
 /// The handshake: POST `{url}?validationToken=…`; the endpoint must answer within the
 /// validation timeout with exactly 200, a `text/plain` content type and the decoded token.
-pub(crate) async fn validate_endpoint(state: &AppState, which: &str, url: &url::Url) -> Result<(), GraphError> {
+pub(crate) async fn validate_endpoint(
+    state: &AppState,
+    which: &str,
+    url: &url::Url,
+) -> Result<(), GraphError> {
     let (clients, timeout) = state.tenant.with(|t| {
         let d = &mut t.subscriptions.delivery;
         d.counters.validations += 1;
         (d.clients.clone(), d.options.validation_timeout_ms)
     });
     let result = match clients {
-        None => Err(validation_failed(which, "The notification service is not running.")),
+        None => Err(validation_failed(
+            which,
+            "The notification service is not running.",
+        )),
         Some(clients) => handshake(&clients, which, url, StdDuration::from_millis(timeout)).await,
     };
     if result.is_err() {
@@ -429,7 +452,10 @@ async fn handshake(
         }
         Ok(Err(e)) => {
             tracing::debug!(which, error = %e, "validation request failed");
-            return Err(validation_failed(which, "The notification endpoint could not be reached."));
+            return Err(validation_failed(
+                which,
+                "The notification endpoint could not be reached.",
+            ));
         }
         Ok(Ok(r)) => r,
     };
@@ -470,7 +496,13 @@ fn dotnet_ticks(at: OffsetDateTime) -> i64 {
     hundred_ns.saturating_add(621_355_968_000_000_000)
 }
 
-fn change_notification(sub: &SubscriptionRecord, tenant_id: &str, user_id: &str, change_type: &str, event_at: OffsetDateTime) -> Value {
+fn change_notification(
+    sub: &SubscriptionRecord,
+    tenant_id: &str,
+    user_id: &str,
+    change_type: &str,
+    event_at: OffsetDateTime,
+) -> Value {
     json!({
         "changeType": change_type,
         "clientState": sub.client_state,
@@ -563,6 +595,7 @@ async fn run(state: AppState) {
 /// One pass: expire subscriptions, turn new changes into notifications, send challenges, and
 /// cut the POSTs that are due.
 fn plan(t: &mut Tenant, now: OffsetDateTime) -> Vec<Batch> {
+    t.subscriptions.delivery.counters.worker_passes += 1;
     t.subscriptions.remove_expired(now);
     ingest(t);
     challenge(t, now);
@@ -590,7 +623,13 @@ fn ingest(t: &mut Tenant) {
                 Target::AllUsers => true,
                 Target::User(id) => *id == event.user_id,
             })
-            .map(|s| (s.id.clone(), s.notification_url.clone(), s.delivery_paused(event.at)))
+            .map(|s| {
+                (
+                    s.id.clone(),
+                    s.notification_url.clone(),
+                    s.delivery_paused(event.at),
+                )
+            })
             .collect();
         let d = &mut store.delivery;
         for (sub_id, url, paused) in targets {
@@ -633,7 +672,9 @@ fn challenge(t: &mut Tenant, now: OffsetDateTime) {
             continue;
         }
         let r = &mut sub.reauthorization;
-        if r.last_challenge.is_some_and(|last| now - last < REAUTH_REPEAT) {
+        if r.last_challenge
+            .is_some_and(|last| now - last < REAUTH_REPEAT)
+        {
             continue;
         }
         r.last_challenge = Some(now);
@@ -642,7 +683,9 @@ fn challenge(t: &mut Tenant, now: OffsetDateTime) {
         due.push((sub.id.clone(), url));
     }
     for (id, url) in due {
-        store.delivery.push(&id, &url, PendingKind::Reauthorization, now);
+        store
+            .delivery
+            .push(&id, &url, PendingKind::Reauthorization, now);
     }
 }
 
@@ -758,13 +801,18 @@ async fn deliver(state: AppState, clients: HttpClients, batch: Batch) {
         o = post(&clients, &batch, StdDuration::from_millis(timeout)) => o,
     };
     let now = state.now();
-    state.tenant.with(|t| complete(&mut t.subscriptions.delivery, batch, outcome, now));
+    state
+        .tenant
+        .with(|t| complete(&mut t.subscriptions.delivery, batch, outcome, now));
 }
 
 async fn post(clients: &HttpClients, batch: &Batch, timeout: StdDuration) -> Outcome {
     let started = std::time::Instant::now();
     let Ok(url) = url::Url::parse(&batch.url) else {
-        return Outcome { ok: false, slow: false };
+        return Outcome {
+            ok: false,
+            slow: false,
+        };
     };
     let request = clients
         .for_url(&url)
@@ -799,11 +847,14 @@ fn complete(d: &mut Delivery, batch: Batch, outcome: Outcome, now: OffsetDateTim
     d.in_flight_items = d.in_flight_items.saturating_sub(n);
     d.counters.posts += 1;
     if !batch.lifecycle {
-        let stats = d.endpoints.entry(batch.url.clone()).or_insert(EndpointStats {
-            window_start: now,
-            notifications: 0,
-            slow: 0,
-        });
+        let stats = d
+            .endpoints
+            .entry(batch.url.clone())
+            .or_insert(EndpointStats {
+                window_start: now,
+                notifications: 0,
+                slow: 0,
+            });
         if now - stats.window_start >= SLOW_WINDOW {
             *stats = EndpointStats {
                 window_start: now,
@@ -879,10 +930,7 @@ pub(crate) fn routes() -> Router<AppState> {
 pub(crate) fn admin_routes() -> Router<AppState> {
     Router::new()
         .route("/notifications", get(get_notifications))
-        .route(
-            "/notifications/options",
-            get(get_options).put(put_options),
-        )
+        .route("/notifications/options", get(get_options).put(put_options))
         .route("/notifications/counters", delete(delete_counters))
 }
 
@@ -895,7 +943,11 @@ async fn get_notifications(State(state): State<AppState>) -> Json<Value> {
 }
 
 async fn get_options(State(state): State<AppState>) -> Json<NotificationOptions> {
-    Json(state.tenant.with(|t| t.subscriptions.delivery.options.clone()))
+    Json(
+        state
+            .tenant
+            .with(|t| t.subscriptions.delivery.options.clone()),
+    )
 }
 
 async fn put_options(
@@ -904,7 +956,13 @@ async fn put_options(
 ) -> Response {
     let options = match body {
         Ok(Json(o)) => o,
-        Err(e) => return (StatusCode::BAD_REQUEST, Json(json!({"error": e.body_text()}))).into_response(),
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": e.body_text()})),
+            )
+                .into_response();
+        }
     };
     if let Err(e) = options.validate() {
         return (StatusCode::BAD_REQUEST, Json(json!({"error": e}))).into_response();

@@ -143,7 +143,12 @@ impl SubscriptionStore {
             .filter(|s| s.application_id.eq_ignore_ascii_case(app_id) && s.expiration > now)
     }
 
-    fn owned_mut(&mut self, app_id: &str, id: &str, now: OffsetDateTime) -> Option<&mut SubscriptionRecord> {
+    fn owned_mut(
+        &mut self,
+        app_id: &str,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Option<&mut SubscriptionRecord> {
         self.items
             .get_mut(id)
             .filter(|s| s.application_id.eq_ignore_ascii_case(app_id) && s.expiration > now)
@@ -229,7 +234,11 @@ fn parse_change_type(raw: &str) -> GraphResult<Vec<String>> {
                     out.push(part.to_string());
                 }
             }
-            _ => return Err(invalid(format!("Invalid 'changeType' attribute: '{part}'."))),
+            _ => {
+                return Err(invalid(format!(
+                    "Invalid 'changeType' attribute: '{part}'."
+                )));
+            }
         }
     }
     if out.is_empty() {
@@ -248,7 +257,9 @@ fn parse_expiration(raw: &str, now: OffsetDateTime) -> GraphResult<OffsetDateTim
         .replace_nanosecond(at.nanosecond() / 100 * 100)
         .unwrap_or(at);
     if at <= now {
-        return Err(invalid("Subscription expiration date must be in the future."));
+        return Err(invalid(
+            "Subscription expiration date must be in the future.",
+        ));
     }
     if at - now > Duration::minutes(MAX_EXPIRATION_MINUTES) {
         return Err(invalid(format!(
@@ -319,7 +330,11 @@ fn entity(state: &AppState, info: &RequestInfo, sub: &SubscriptionRecord) -> Val
     let mut body = sub.to_graph();
     body.insert(
         "@odata.context".into(),
-        Value::String(crate::odata::context(&state.base_url, info, "subscriptions/$entity")),
+        Value::String(crate::odata::context(
+            &state.base_url,
+            info,
+            "subscriptions/$entity",
+        )),
     );
     Value::Object(body)
 }
@@ -353,7 +368,10 @@ async fn create(
             "The request body must be a JSON object.",
         ));
     };
-    if let Some(k) = body.keys().find(|k| !CREATE_PROPERTIES.contains(&k.as_str())) {
+    if let Some(k) = body
+        .keys()
+        .find(|k| !CREATE_PROPERTIES.contains(&k.as_str()))
+    {
         return Err(GraphError::new(
             StatusCode::BAD_REQUEST,
             "BadRequest",
@@ -385,12 +403,18 @@ async fn create(
         ));
     }
     if string_field(&body, "notificationQueryOptions")?.is_some() {
-        return Err(invalid("notificationQueryOptions is supported only for Universal Print."));
+        return Err(invalid(
+            "notificationQueryOptions is supported only for Universal Print.",
+        ));
     }
     let tls = match string_field(&body, "latestSupportedTlsVersion")? {
         None => "v1_2".to_string(),
         Some(v) if TLS_VERSIONS.contains(&v) => v.to_string(),
-        Some(v) => return Err(invalid(format!("Invalid 'latestSupportedTlsVersion' value: '{v}'."))),
+        Some(v) => {
+            return Err(invalid(format!(
+                "Invalid 'latestSupportedTlsVersion' value: '{v}'."
+            )));
+        }
     };
     let notification_url_app_id = string_field(&body, "notificationUrlAppId")?.map(str::to_string);
 
@@ -424,7 +448,9 @@ async fn create(
     let record = state.tenant.with(|t| {
         let mut record = record;
         record.created_after_seq = t.changes.last().map_or(0, |c| c.seq);
-        t.subscriptions.items.insert(record.id.clone(), record.clone());
+        t.subscriptions
+            .items
+            .insert(record.id.clone(), record.clone());
         record
     });
     tracing::info!(subscription = %record.id, app = %caller.app_id, "subscription created");
@@ -501,7 +527,9 @@ async fn update(
             return Err(GraphError::new(
                 StatusCode::BAD_REQUEST,
                 "BadRequest",
-                format!("The property '{k}' does not exist on type 'microsoft.graph.subscription'."),
+                format!(
+                    "The property '{k}' does not exist on type 'microsoft.graph.subscription'."
+                ),
             ));
         }
         if existing.get(k) != Some(v) {
@@ -548,7 +576,11 @@ async fn remove(
     let now = state.now();
     let resource = state
         .tenant
-        .with(|t| t.subscriptions.owned(&caller.app_id, &id, now).map(|s| s.resource.clone()))
+        .with(|t| {
+            t.subscriptions
+                .owned(&caller.app_id, &id, now)
+                .map(|s| s.resource.clone())
+        })
         .ok_or_else(|| not_found(&id))?;
     require_resource_roles(&caller, &resource)?;
     state.tenant.with(|t| t.subscriptions.items.remove(&id));
@@ -564,7 +596,11 @@ async fn reauthorize(
     let now = state.now();
     let resource = state
         .tenant
-        .with(|t| t.subscriptions.owned(&caller.app_id, &id, now).map(|s| s.resource.clone()))
+        .with(|t| {
+            t.subscriptions
+                .owned(&caller.app_id, &id, now)
+                .map(|s| s.resource.clone())
+        })
         .ok_or_else(|| not_found(&id))?;
     require_resource_roles(&caller, &resource)?;
     state.tenant.with(|t| {
@@ -615,7 +651,9 @@ pub(crate) fn admin_routes() -> Router<AppState> {
 }
 
 async fn admin_list(State(state): State<AppState>) -> Json<Value> {
-    let items = state.tenant.with(|t| serde_json::to_value(&t.subscriptions.items).unwrap_or(Value::Null));
+    let items = state
+        .tenant
+        .with(|t| serde_json::to_value(&t.subscriptions.items).unwrap_or(Value::Null));
     Json(items)
 }
 
@@ -628,7 +666,10 @@ mod tests {
         let e = parse_change_type("created,updated").unwrap_err();
         assert_eq!(e.code, "InvalidRequest");
         assert_eq!(e.message, "Invalid 'changeType' attribute: 'created'.");
-        assert_eq!(parse_change_type("updated, deleted").unwrap(), ["updated", "deleted"]);
+        assert_eq!(
+            parse_change_type("updated, deleted").unwrap(),
+            ["updated", "deleted"]
+        );
         assert!(parse_change_type("").is_err());
     }
 

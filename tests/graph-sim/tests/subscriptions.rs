@@ -14,7 +14,8 @@ use webhook::{Validation, Webhook};
 fn in_minutes(sim: &graph_sim::Sim, minutes: i64) -> String {
     let at = sim.control().now() + time::Duration::minutes(minutes);
     let at = at.replace_nanosecond(0).unwrap();
-    at.format(&time::format_description::well_known::Rfc3339).unwrap()
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
 }
 
 fn users_subscription(sim: &graph_sim::Sim, hook: &Webhook) -> Value {
@@ -34,14 +35,21 @@ async fn creating_a_users_subscription_validates_both_urls_and_returns_201() {
     let hook = Webhook::start().await;
     let graph = Graph::new(&sim).await;
 
-    let (status, body) = graph.post("/v1.0/subscriptions", users_subscription(&sim, &hook)).await;
+    let (status, body) = graph
+        .post("/v1.0/subscriptions", users_subscription(&sim, &hook))
+        .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["resource"], "/users");
     assert_eq!(body["changeType"], "updated,deleted");
     assert_eq!(body["clientState"], "s3cret-client-state");
     assert_eq!(body["applicationId"], APP);
     assert_eq!(body["latestSupportedTlsVersion"], "v1_2");
-    assert!(body["@odata.context"].as_str().unwrap().ends_with("/v1.0/$metadata#subscriptions/$entity"));
+    assert!(
+        body["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("/v1.0/$metadata#subscriptions/$entity")
+    );
     let expiration = body["expirationDateTime"].as_str().unwrap();
     assert!(expiration.ends_with('Z') && expiration.len() == "2016-11-22T18:23:45.9356913Z".len());
 
@@ -53,8 +61,16 @@ async fn creating_a_users_subscription_validates_both_urls_and_returns_201() {
         assert_eq!(v.content_type, "text/plain; charset=utf-8");
         // The token is a sentence, encoded the .NET way: the webhook must URL-decode it.
         let raw = v.raw_query.as_deref().unwrap();
-        assert!(raw.starts_with("validationToken=Validation%3a+Testing+client"), "{raw}");
-        assert!(v.validation_token.as_deref().unwrap().starts_with("Validation: Testing client"));
+        assert!(
+            raw.starts_with("validationToken=Validation%3a+Testing+client"),
+            "{raw}"
+        );
+        assert!(
+            v.validation_token
+                .as_deref()
+                .unwrap()
+                .starts_with("Validation: Testing client")
+        );
     }
     sim.shutdown().await;
     hook.stop().await;
@@ -67,11 +83,18 @@ async fn the_handshake_keeps_the_notification_urls_own_query_string() {
     let graph = Graph::new(&sim).await;
     let mut body = users_subscription(&sim, &hook);
     body["notificationUrl"] = json!(hook.url("/notify?tenant=contoso"));
-    body.as_object_mut().unwrap().remove("lifecycleNotificationUrl");
+    body.as_object_mut()
+        .unwrap()
+        .remove("lifecycleNotificationUrl");
     let (status, _) = graph.post("/v1.0/subscriptions", body).await;
     assert_eq!(status, 201);
     let v = &hook.validations()[0];
-    assert!(v.raw_query.as_deref().unwrap().starts_with("tenant=contoso&validationToken="));
+    assert!(
+        v.raw_query
+            .as_deref()
+            .unwrap()
+            .starts_with("tenant=contoso&validationToken=")
+    );
     sim.shutdown().await;
     hook.stop().await;
 }
@@ -89,11 +112,16 @@ async fn creation_fails_with(validation: Validation, expected_message: &str) {
     let hook = Webhook::start().await;
     hook.set(|b| b.validation = validation.clone());
     let graph = Graph::new(&sim).await;
-    let (status, body) = graph.post("/v1.0/subscriptions", users_subscription(&sim, &hook)).await;
+    let (status, body) = graph
+        .post("/v1.0/subscriptions", users_subscription(&sim, &hook))
+        .await;
     assert_eq!(status, 400, "{validation:?}: {body}");
     assert_eq!(error_code(&body), "InvalidRequest");
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains(expected_message), "{validation:?}: {message}");
+    assert!(
+        message.contains(expected_message),
+        "{validation:?}: {message}"
+    );
     let (_, list) = graph.get("/v1.0/subscriptions").await;
     assert_eq!(list["value"].as_array().unwrap().len(), 0);
     sim.shutdown().await;
@@ -107,7 +135,11 @@ async fn a_webhook_that_echoes_something_else_fails_creation() {
 
 #[tokio::test]
 async fn a_webhook_that_echoes_the_still_encoded_token_fails_creation() {
-    creation_fails_with(Validation::EchoEncoded, "must exactly match validationToken").await;
+    creation_fails_with(
+        Validation::EchoEncoded,
+        "must exactly match validationToken",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -135,7 +167,11 @@ async fn an_unreachable_webhook_fails_creation() {
     let sim = start().await;
     let graph = Graph::new(&sim).await;
     // A port nothing listens on: bind, read the port, close.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let body = json!({
         "changeType": "updated",
         "notificationUrl": format!("http://127.0.0.1:{port}/notify"),
@@ -144,7 +180,12 @@ async fn an_unreachable_webhook_fails_creation() {
     });
     let (status, body) = graph.post("/v1.0/subscriptions", body).await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().starts_with("Subscription validation request failed."));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Subscription validation request failed.")
+    );
     sim.shutdown().await;
 }
 
@@ -152,13 +193,22 @@ async fn an_unreachable_webhook_fails_creation() {
 async fn a_failing_lifecycle_url_fails_creation_too() {
     let sim = start().await;
     let hook = Webhook::start().await;
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let graph = Graph::new(&sim).await;
     let mut body = users_subscription(&sim, &hook);
     body["lifecycleNotificationUrl"] = json!(format!("http://127.0.0.1:{dead}/lifecycle"));
     let (status, body) = graph.post("/v1.0/subscriptions", body).await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("lifecycleNotificationUrl"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("lifecycleNotificationUrl")
+    );
     assert_eq!(sim.control().subscriptions().len(), 0);
     sim.shutdown().await;
     hook.stop().await;
@@ -169,9 +219,16 @@ async fn an_https_loopback_webhook_with_a_self_signed_certificate_is_accepted() 
     let sim = start().await;
     let hook = Webhook::start_tls().await;
     let graph = Graph::new(&sim).await;
-    let (status, body) = graph.post("/v1.0/subscriptions", users_subscription(&sim, &hook)).await;
+    let (status, body) = graph
+        .post("/v1.0/subscriptions", users_subscription(&sim, &hook))
+        .await;
     assert_eq!(status, 201, "{body}");
-    assert!(body["notificationUrl"].as_str().unwrap().starts_with("https://127.0.0.1:"));
+    assert!(
+        body["notificationUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://127.0.0.1:")
+    );
     assert_eq!(hook.validations().len(), 2);
     sim.shutdown().await;
     hook.stop().await;
@@ -204,8 +261,14 @@ async fn created_is_not_a_valid_change_type_for_users() {
     let (status, body) = graph.post("/v1.0/subscriptions", body).await;
     assert_eq!(status, 400);
     assert_eq!(error_code(&body), "InvalidRequest");
-    assert_eq!(body["error"]["message"], "Invalid 'changeType' attribute: 'created'.");
-    assert!(hook.requests().is_empty(), "no handshake for an invalid request");
+    assert_eq!(
+        body["error"]["message"],
+        "Invalid 'changeType' attribute: 'created'."
+    );
+    assert!(
+        hook.requests().is_empty(),
+        "no handshake for an invalid request"
+    );
     sim.shutdown().await;
     hook.stop().await;
 }
@@ -271,10 +334,21 @@ async fn an_app_without_a_user_read_permission_gets_403() {
         certificate_thumbprints: vec![],
         federated_credentials: vec![],
     });
-    let sim = start_with(SimOptions { seed, ..Default::default() }).await;
+    let sim = start_with(SimOptions {
+        seed,
+        ..Default::default()
+    })
+    .await;
     let hook = Webhook::start().await;
-    let graph = Graph::for_app(&sim, "7b0c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d", "sim-secret-no-users").await;
-    let (status, body) = graph.post("/v1.0/subscriptions", users_subscription(&sim, &hook)).await;
+    let graph = Graph::for_app(
+        &sim,
+        "7b0c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d",
+        "sim-secret-no-users",
+    )
+    .await;
+    let (status, body) = graph
+        .post("/v1.0/subscriptions", users_subscription(&sim, &hook))
+        .await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(error_code(&body), "Authorization_RequestDenied");
     assert!(hook.requests().is_empty());
@@ -288,7 +362,9 @@ async fn the_101st_users_subscription_of_an_app_is_refused_with_403() {
     let hook = Webhook::start().await;
     let graph = Graph::new(&sim).await;
     let mut body = users_subscription(&sim, &hook);
-    body.as_object_mut().unwrap().remove("lifecycleNotificationUrl");
+    body.as_object_mut()
+        .unwrap()
+        .remove("lifecycleNotificationUrl");
     for n in 0..100 {
         let (status, created) = graph.post("/v1.0/subscriptions", body.clone()).await;
         assert_eq!(status, 201, "subscription {n}: {created}");
@@ -297,13 +373,19 @@ async fn the_101st_users_subscription_of_an_app_is_refused_with_403() {
     assert_eq!(status, 403, "{refused}");
     // Per app: another app of the same tenant still can.
     let reader = Graph::for_app(&sim, READER, READER_SECRET).await;
-    assert_eq!(reader.post("/v1.0/subscriptions", body.clone()).await.0, 201);
+    assert_eq!(
+        reader.post("/v1.0/subscriptions", body.clone()).await.0,
+        201
+    );
     // Deleting one frees a place.
     let (_, list) = graph.get("/v1.0/subscriptions").await;
     let list = list["value"].as_array().unwrap();
     assert_eq!(list.len(), 100);
     let id = list[0]["id"].as_str().unwrap();
-    assert_eq!(graph.delete(&format!("/v1.0/subscriptions/{id}")).await.0, 204);
+    assert_eq!(
+        graph.delete(&format!("/v1.0/subscriptions/{id}")).await.0,
+        204
+    );
     assert_eq!(graph.post("/v1.0/subscriptions", body).await.0, 201);
     sim.shutdown().await;
     hook.stop().await;
@@ -314,7 +396,9 @@ async fn get_list_renew_reauthorize_and_delete_a_subscription() {
     let sim = start().await;
     let hook = Webhook::start().await;
     let graph = Graph::new(&sim).await;
-    let (_, created) = graph.post("/beta/subscriptions", users_subscription(&sim, &hook)).await;
+    let (_, created) = graph
+        .post("/beta/subscriptions", users_subscription(&sim, &hook))
+        .await;
     let id = created["id"].as_str().unwrap().to_string();
     let path = format!("/v1.0/subscriptions/{id}");
 
@@ -332,35 +416,71 @@ async fn get_list_renew_reauthorize_and_delete_a_subscription() {
     // Renew: 200 with the new expiration; no new handshake.
     let validations = hook.validations().len();
     let new_expiration = in_minutes(&sim, 41_000);
-    let (status, renewed) = graph.patch(&path, json!({"expirationDateTime": new_expiration})).await;
+    let (status, renewed) = graph
+        .patch(&path, json!({"expirationDateTime": new_expiration}))
+        .await;
     assert_eq!(status, 200, "{renewed}");
     let renewed_at = time::OffsetDateTime::parse(
         renewed["expirationDateTime"].as_str().unwrap(),
         &time::format_description::well_known::Rfc3339,
     )
     .unwrap();
-    let asked = time::OffsetDateTime::parse(&new_expiration, &time::format_description::well_known::Rfc3339).unwrap();
+    let asked = time::OffsetDateTime::parse(
+        &new_expiration,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
     assert_eq!(renewed_at, asked);
     assert_eq!(hook.validations().len(), validations);
-    assert_eq!(graph.patch(&path, json!({"expirationDateTime": in_minutes(&sim, 50_000)})).await.0, 400);
+    assert_eq!(
+        graph
+            .patch(
+                &path,
+                json!({"expirationDateTime": in_minutes(&sim, 50_000)})
+            )
+            .await
+            .0,
+        400
+    );
     // Only the expiration (and notification URL) may change.
     let (status, body) = graph.patch(&path, json!({"changeType": "updated"})).await;
     assert_eq!(status, 400, "{body}");
     let (status, _) = graph
-        .patch(&path, json!({"lifecycleNotificationUrl": hook.url("/other")}))
+        .patch(
+            &path,
+            json!({"lifecycleNotificationUrl": hook.url("/other")}),
+        )
         .await;
     assert_eq!(status, 400);
 
     // Reauthorize: 204, both spellings.
-    assert_eq!(graph.post(&format!("{path}/reauthorize"), json!({})).await.0, 204);
-    assert_eq!(graph.post(&format!("{path}/microsoft.graph.reauthorize"), json!({})).await.0, 204);
+    assert_eq!(
+        graph
+            .post(&format!("{path}/reauthorize"), json!({}))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        graph
+            .post(&format!("{path}/microsoft.graph.reauthorize"), json!({}))
+            .await
+            .0,
+        204
+    );
 
     assert_eq!(graph.delete(&path).await.0, 204);
     let (status, body) = graph.get(&path).await;
     assert_eq!(status, 404);
     assert_eq!(error_code(&body), "ResourceNotFound");
     assert_eq!(graph.delete(&path).await.0, 404);
-    assert_eq!(graph.post(&format!("{path}/reauthorize"), json!({})).await.0, 404);
+    assert_eq!(
+        graph
+            .post(&format!("{path}/reauthorize"), json!({}))
+            .await
+            .0,
+        404
+    );
     sim.shutdown().await;
     hook.stop().await;
 }
@@ -370,13 +490,19 @@ async fn renewing_to_a_new_notification_url_validates_it() {
     let sim = start().await;
     let hook = Webhook::start().await;
     let graph = Graph::new(&sim).await;
-    let (_, created) = graph.post("/v1.0/subscriptions", users_subscription(&sim, &hook)).await;
+    let (_, created) = graph
+        .post("/v1.0/subscriptions", users_subscription(&sim, &hook))
+        .await;
     let path = format!("/v1.0/subscriptions/{}", created["id"].as_str().unwrap());
     hook.set(|b| b.validation = Validation::WrongBody);
-    let (status, _) = graph.patch(&path, json!({"notificationUrl": hook.url("/moved")})).await;
+    let (status, _) = graph
+        .patch(&path, json!({"notificationUrl": hook.url("/moved")}))
+        .await;
     assert_eq!(status, 400);
     hook.set(|b| b.validation = Validation::Echo);
-    let (status, body) = graph.patch(&path, json!({"notificationUrl": hook.url("/moved")})).await;
+    let (status, body) = graph
+        .patch(&path, json!({"notificationUrl": hook.url("/moved")}))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(body["notificationUrl"], hook.url("/moved"));
     sim.shutdown().await;
@@ -397,7 +523,13 @@ async fn a_subscription_that_is_not_renewed_disappears_at_expiry() {
     assert_eq!(graph.get(&path).await.0, 404);
     let (_, list) = graph.get("/v1.0/subscriptions").await;
     assert!(list["value"].as_array().unwrap().is_empty());
-    assert_eq!(graph.patch(&path, json!({"expirationDateTime": in_minutes(&sim, 60)})).await.0, 404);
+    assert_eq!(
+        graph
+            .patch(&path, json!({"expirationDateTime": in_minutes(&sim, 60)}))
+            .await
+            .0,
+        404
+    );
     sim.shutdown().await;
     hook.stop().await;
 }
@@ -407,11 +539,21 @@ async fn the_state_dump_never_contains_the_client_state() {
     let sim = start().await;
     let hook = Webhook::start().await;
     let graph = Graph::new(&sim).await;
-    graph.post("/v1.0/subscriptions", users_subscription(&sim, &hook)).await;
+    graph
+        .post("/v1.0/subscriptions", users_subscription(&sim, &hook))
+        .await;
     let dump = sim.control().dump().to_string();
-    assert!(dump.contains(&hook.url("/notify")), "the subscription is in the dump");
+    assert!(
+        dump.contains(&hook.url("/notify")),
+        "the subscription is in the dump"
+    );
     assert!(!dump.contains("s3cret-client-state"));
-    assert!(!sim.control().subscriptions()[0].as_object().unwrap().contains_key("clientState"));
+    assert!(
+        !sim.control().subscriptions()[0]
+            .as_object()
+            .unwrap()
+            .contains_key("clientState")
+    );
     sim.shutdown().await;
     hook.stop().await;
 }

@@ -134,11 +134,17 @@ impl Webhook {
             changed: Notify::new(),
             behaviour: Mutex::new(Behaviour::default()),
         });
-        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
-        let chain = vec![rustls::pki_types::CertificateDer::from(cert.cert.der().to_vec())];
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
-            cert.signing_key.serialize_der(),
-        ));
+        let cert = rcgen::generate_simple_self_signed(vec![
+            "127.0.0.1".to_string(),
+            "localhost".to_string(),
+        ])
+        .unwrap();
+        let chain = vec![rustls::pki_types::CertificateDer::from(
+            cert.cert.der().to_vec(),
+        )];
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
+            rustls::pki_types::PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der()),
+        );
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -271,7 +277,10 @@ async fn handle(shared: Arc<Shared>, uri: Uri, headers: HeaderMap, body: Bytes) 
         Some(token) => {
             let encoded = raw_query
                 .as_deref()
-                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("validationToken=")))
+                .and_then(|q| {
+                    q.split('&')
+                        .find_map(|kv| kv.strip_prefix("validationToken="))
+                })
                 .unwrap_or_default()
                 .to_string();
             let text = |status: u16, body: String| {
@@ -302,7 +311,10 @@ async fn handle(shared: Arc<Shared>, uri: Uri, headers: HeaderMap, body: Bytes) 
                     }
                     Validation::Redirect => (
                         StatusCode::TEMPORARY_REDIRECT,
-                        [("location", format!("{path}/elsewhere?{}", raw_query.clone().unwrap_or_default()))],
+                        [(
+                            "location",
+                            format!("{path}/elsewhere?{}", raw_query.clone().unwrap_or_default()),
+                        )],
                     )
                         .into_response(),
                 }
