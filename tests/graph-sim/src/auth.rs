@@ -104,7 +104,8 @@ impl TokenIssuer {
     /// Validates a bearer token the way Graph's front door does and returns the caller.
     pub fn verify(&self, token: &str, tenant_id: &str) -> Result<Caller, GraphError> {
         let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(GraphError::unauthenticated(
                 "IDX14100: JWT is not well formed, there are no dots (.).",
@@ -186,7 +187,40 @@ pub struct TokenRequest {
 
 /// An Entra (AAD STS) error, the shape azure_identity reads (`error_codes`,
 /// `error_description`). Source: https://learn.microsoft.com/entra/identity-platform/reference-error-codes
-pub(crate) fn sts_error(status: StatusCode, error: &str, code: u32, description: &str) -> Response {
+pub(crate) struct StsError {
+    status: StatusCode,
+    error: &'static str,
+    code: u32,
+    description: String,
+}
+
+pub(crate) fn sts_error(
+    status: StatusCode,
+    error: &'static str,
+    code: u32,
+    description: &str,
+) -> StsError {
+    StsError {
+        status,
+        error,
+        code,
+        description: description.to_string(),
+    }
+}
+
+impl IntoResponse for StsError {
+    fn into_response(self) -> Response {
+        let Self {
+            status,
+            error,
+            code,
+            description,
+        } = self;
+        sts_response(status, error, code, &description)
+    }
+}
+
+fn sts_response(status: StatusCode, error: &str, code: u32, description: &str) -> Response {
     let now = OffsetDateTime::now_utc();
     let trace_id = uuid::Uuid::new_v4().to_string();
     let correlation_id = uuid::Uuid::new_v4().to_string();
@@ -229,7 +263,8 @@ pub(crate) async fn token(
             "invalid_request",
             900144,
             "The request body must contain the following parameter: 'grant_type'.",
-        );
+        )
+        .into_response();
     };
     let (tenant_id, domain) = state
         .tenant
@@ -239,8 +274,11 @@ pub(crate) async fn token(
             StatusCode::BAD_REQUEST,
             "invalid_tenant",
             90002,
-            &format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
-        );
+            &format!(
+                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+            ),
+        )
+        .into_response();
     }
     if form.grant_type.as_deref() != Some("client_credentials") {
         return sts_error(
@@ -248,7 +286,8 @@ pub(crate) async fn token(
             "unsupported_grant_type",
             70003,
             "The app requested an unsupported grant type. The simulator supports 'client_credentials' only.",
-        );
+        )
+        .into_response();
     }
     let scope = form.scope.as_deref().unwrap_or_default();
     if !scope_is_graph_default(scope, &state.base_url) {
@@ -256,12 +295,15 @@ pub(crate) async fn token(
             StatusCode::BAD_REQUEST,
             "invalid_scope",
             1002012,
-            &format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."),
-        );
+            &format!(
+                "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+            ),
+        )
+        .into_response();
     }
     let app = match authenticate_client(&state, &tenant_id, &form) {
         Ok(app) => app,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     let token = state.tokens.issue(&tenant_id, &app, &state.base_url);
     tracing::debug!(app = %app.client_id, "token issued");
@@ -286,7 +328,7 @@ fn authenticate_client(
     state: &AppState,
     tenant_id: &str,
     form: &TokenRequest,
-) -> Result<AppSeed, Response> {
+) -> Result<AppSeed, StsError> {
     if let Some(assertion) = form.client_assertion.as_deref() {
         if form.client_assertion_type.as_deref() != Some(JWT_BEARER) {
             return Err(sts_error(
@@ -326,12 +368,14 @@ fn authenticate_client(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             7000215,
-            &format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."),
+            &format!(
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
+            ),
         ))
     }
 }
 
-fn find_app(state: &AppState, tenant_id: &str, client_id: &str) -> Result<AppSeed, Response> {
+fn find_app(state: &AppState, tenant_id: &str, client_id: &str) -> Result<AppSeed, StsError> {
     state.tenant.with(|t| t.app(client_id).cloned()).ok_or_else(|| {
         sts_error(
             StatusCode::BAD_REQUEST,
@@ -354,10 +398,12 @@ fn authenticate_assertion(
     tenant_id: &str,
     client_id: Option<&str>,
     assertion: &str,
-) -> Result<AppSeed, Response> {
-    let invalid = |code: u32, msg: &str| sts_error(StatusCode::UNAUTHORIZED, "invalid_client", code, msg);
+) -> Result<AppSeed, StsError> {
+    let invalid =
+        |code: u32, msg: &str| sts_error(StatusCode::UNAUTHORIZED, "invalid_client", code, msg);
     let mut parts = assertion.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(invalid(50027, "JWT token is invalid or malformed."));
     };
@@ -378,7 +424,10 @@ fn authenticate_assertion(
     }
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let Some(exp) = claims["exp"].as_i64() else {
-        return Err(invalid(50027, "Invalid JWT token. The 'exp' claim is missing."));
+        return Err(invalid(
+            50027,
+            "Invalid JWT token. The 'exp' claim is missing.",
+        ));
     };
     // Five minutes of clock skew, as Entra allows.
     if exp + 300 < now || claims["nbf"].as_i64().is_some_and(|nbf| nbf - 300 > now) {
@@ -388,7 +437,10 @@ fn authenticate_assertion(
         ));
     }
     let (Some(iss), Some(sub)) = (claims["iss"].as_str(), claims["sub"].as_str()) else {
-        return Err(invalid(50027, "Invalid JWT token. 'iss' and 'sub' are required."));
+        return Err(invalid(
+            50027,
+            "Invalid JWT token. 'iss' and 'sub' are required.",
+        ));
     };
     let audiences: Vec<&str> = match &claims["aud"] {
         Value::String(a) => vec![a.as_str()],
@@ -407,7 +459,11 @@ fn authenticate_assertion(
         }
         let thumbprint = header["x5t"]
             .as_str()
-            .and_then(|x| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(x.trim_end_matches('=')).ok())
+            .and_then(|x| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(x.trim_end_matches('='))
+                    .ok()
+            })
             .map(hex::encode);
         if let Some(tp) = thumbprint
             && !app
@@ -421,7 +477,10 @@ fn authenticate_assertion(
             ));
         }
         if claims["jti"].as_str().is_none() {
-            return Err(invalid(50027, "Invalid JWT token. The 'jti' claim is required."));
+            return Err(invalid(
+                50027,
+                "Invalid JWT token. The 'jti' claim is required.",
+            ));
         }
         let valid_aud = audiences.iter().any(|a| {
             let a = a.trim_end_matches('/');

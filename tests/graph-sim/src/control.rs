@@ -95,7 +95,9 @@ pub(crate) fn route_matches(pattern: &str, key: &str) -> bool {
     }
     if let Some(prefix) = pattern.strip_suffix('*') {
         return key.starts_with(prefix)
-            || key.split_once(' ').is_some_and(|(_, t)| t.starts_with(prefix));
+            || key
+                .split_once(' ')
+                .is_some_and(|(_, t)| t.starts_with(prefix));
     }
     key.split_once(' ').is_some_and(|(_, t)| t == pattern)
 }
@@ -338,8 +340,17 @@ pub(crate) fn admin_routes() -> Router<AppState> {
     Router::new()
         .route("/clock", get(get_clock))
         .route("/clock/advance", post(advance_clock))
-        .route("/latency", get(get_latency).put(put_latency).delete(delete_latency))
-        .route("/faults", get(get_faults).put(put_faults).post(post_fault).delete(delete_faults))
+        .route(
+            "/latency",
+            get(get_latency).put(put_latency).delete(delete_latency),
+        )
+        .route(
+            "/faults",
+            get(get_faults)
+                .put(put_faults)
+                .post(post_fault)
+                .delete(delete_faults),
+        )
         .route("/counters", get(get_counters).delete(delete_counters))
         .route("/throttle", axum::routing::put(put_throttle))
         .route("/state", get(get_state))
@@ -356,9 +367,10 @@ fn admin_error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into()}))).into_response()
 }
 
-fn json_body(body: Result<Json<Value>, axum::extract::rejection::JsonRejection>) -> Result<Value, Response> {
-    body.map(|Json(v)| v)
-        .map_err(|e| admin_error(StatusCode::BAD_REQUEST, e.body_text()))
+fn json_body(
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<Value, String> {
+    body.map(|Json(v)| v).map_err(|e| e.body_text())
 }
 
 async fn get_clock(State(state): State<AppState>) -> Json<Value> {
@@ -386,7 +398,10 @@ async fn advance_clock(
     body: Result<Json<Advance>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let Ok(Json(a)) = body else {
-        return admin_error(StatusCode::BAD_REQUEST, "expected {\"seconds\"|\"minutes\"|\"hours\"|\"days\": N}");
+        return admin_error(
+            StatusCode::BAD_REQUEST,
+            "expected {\"seconds\"|\"minutes\"|\"hours\"|\"days\": N}",
+        );
     };
     let secs = a.seconds + a.minutes * 60 + a.hours * 3600 + a.days * 86_400;
     let now = Control::new(state).advance_clock(std::time::Duration::from_secs(secs));
@@ -513,7 +528,7 @@ async fn create_user(
 ) -> Response {
     let body = match json_body(body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(e) => return admin_error(StatusCode::BAD_REQUEST, e),
     };
     match crate::users::admin_create(&state, body) {
         Ok(id) => {
@@ -540,7 +555,7 @@ async fn update_user(
 ) -> Response {
     let body = match json_body(body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(e) => return admin_error(StatusCode::BAD_REQUEST, e),
     };
     match crate::users::admin_update(&state, &user, body) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
@@ -563,7 +578,7 @@ async fn register_method(
 ) -> Response {
     let body = match json_body(body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(e) => return admin_error(StatusCode::BAD_REQUEST, e),
     };
     match crate::methods::admin_register(&state, &user, body) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),

@@ -57,7 +57,7 @@ pub use state::{ChangeEvent, ChangeKind, method_ids};
 pub use throttle::{TenantSize, ThrottleOptions};
 
 /// How to start a simulator.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SimOptions {
     pub seed: Seed,
     /// Extra generated users (`synthetic{n}@{domain}`) for benchmarks, on top of the seed's.
@@ -71,20 +71,6 @@ pub struct SimOptions {
     /// run can be repeated.
     pub rng_seed: Option<u64>,
     pub notifications: NotificationOptions,
-}
-
-impl Default for SimOptions {
-    fn default() -> Self {
-        Self {
-            seed: Seed::default(),
-            synthetic_users: 0,
-            plain_http: false,
-            listen: None,
-            throttle: ThrottleOptions::default(),
-            rng_seed: None,
-            notifications: NotificationOptions::default(),
-        }
-    }
 }
 
 /// Shared state of one simulator, handed to every handler.
@@ -150,8 +136,7 @@ impl Sim {
         let base_url = format!("{scheme}://{addr}");
 
         let clock = clock::Clock::default();
-        let tenant =
-            state::Tenant::from_seed(&options.seed, options.synthetic_users, clock.now())?;
+        let tenant = state::Tenant::from_seed(&options.seed, options.synthetic_users, clock.now())?;
         let user_count = tenant.users.len();
         let (shutdown, _) = watch::channel(false);
         let state = AppState(Arc::new(Inner {
@@ -277,7 +262,10 @@ fn build_router(state: AppState) -> Router {
         .merge(notify::admin_routes());
     Router::new()
         .merge(graph)
-        .route("/{tenant}/oauth2/v2.0/token", axum::routing::post(auth::token))
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            axum::routing::post(auth::token),
+        )
         .nest("/_sim", admin)
         .with_state(state)
 }

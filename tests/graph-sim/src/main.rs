@@ -9,7 +9,10 @@ use clap::Parser;
 use graph_sim::{Seed, Sim, SimOptions};
 
 #[derive(Debug, Parser)]
-#[command(name = "graph-sim", about = "A stateful Microsoft Graph and Entra token endpoint simulator")]
+#[command(
+    name = "graph-sim",
+    about = "A stateful Microsoft Graph and Entra token endpoint simulator"
+)]
 struct Args {
     /// Address to listen on (loopback; port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:0")]

@@ -30,7 +30,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for GraphJson<T> {
                         rejection.body_text()
                     )
                 };
-                Err(GraphError::new(StatusCode::BAD_REQUEST, "BadRequest", message))
+                Err(GraphError::new(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    message,
+                ))
             }
         }
     }
@@ -89,7 +93,9 @@ impl ODataQuery {
     /// and answering something Graph would not.
     pub fn reject_unsupported(&self, supported: &[&str]) -> Result<(), GraphError> {
         for k in self.options.keys() {
-            let odata = ["filter", "orderby", "search", "expand", "count", "skip", "format"];
+            let odata = [
+                "filter", "orderby", "search", "expand", "count", "skip", "format",
+            ];
             if odata.contains(&k.as_str()) && !supported.contains(&k.as_str()) {
                 return Err(GraphError::new(
                     StatusCode::BAD_REQUEST,

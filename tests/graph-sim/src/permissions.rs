@@ -87,9 +87,8 @@ pub fn required(method: &Method, template: &str) -> Option<&'static [&'static st
         }
         "/users/{user}/memberOf" => USERS_READ,
         "/users/{user}/checkMemberGroups" => GROUPS_READ,
-        "/users/{user}/authentication/methods" | "/users/{user}/authentication/methods/{method}" => {
-            METHODS_READ
-        }
+        "/users/{user}/authentication/methods"
+        | "/users/{user}/authentication/methods/{method}" => METHODS_READ,
         "/users/{user}/authentication/phoneMethods"
         | "/users/{user}/authentication/phoneMethods/{method}" => {
             if read {

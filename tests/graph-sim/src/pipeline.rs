@@ -60,7 +60,8 @@ fn resource_units(method: &Method, template: &str, query: &str) -> u32 {
     let has = |name: &str| {
         query.split('&').any(|kv| {
             let k = kv.split('=').next().unwrap_or_default();
-            k.eq_ignore_ascii_case(&format!("${name}")) || k.eq_ignore_ascii_case(&format!("%24{name}"))
+            k.eq_ignore_ascii_case(&format!("${name}"))
+                || k.eq_ignore_ascii_case(&format!("%24{name}"))
         })
     };
     if has("select") {
@@ -123,7 +124,10 @@ pub(crate) async fn graph_pipeline(
         .map(str::to_string)
         .unwrap_or_else(|| request_id.clone());
     let method = req.method().clone();
-    let matched = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
+    let matched = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string());
     let (version, template) = match &matched {
         Some(m) => split_version(m),
         None => {
@@ -138,13 +142,28 @@ pub(crate) async fn graph_pipeline(
         version: version.clone(),
     });
 
-    let outcome = run(&state, req, next, &method, &template, &key, &query, matched.is_some()).await;
+    let outcome = run(
+        &state,
+        req,
+        next,
+        &method,
+        &template,
+        &key,
+        &query,
+        matched.is_some(),
+    )
+    .await;
     let (mut response, resource_units, limit_percentage) = outcome;
 
     // Errors: the envelope is written here, where the request id and time are known.
-    let error = response.extensions().get::<GraphError>().cloned().or_else(|| {
-        (response.status() == StatusCode::METHOD_NOT_ALLOWED).then(GraphError::method_not_allowed)
-    });
+    let error = response
+        .extensions()
+        .get::<GraphError>()
+        .cloned()
+        .or_else(|| {
+            (response.status() == StatusCode::METHOD_NOT_ALLOWED)
+                .then(GraphError::method_not_allowed)
+        });
     if let Some(error) = error {
         let date = crate::clock::format_rfc3339(state.now());
         response = error.to_response(&request_id, &client_request_id, &date);
@@ -168,9 +187,11 @@ pub(crate) async fn graph_pipeline(
     if !headers.contains_key("cache-control") {
         headers.insert("cache-control", HeaderValue::from_static("no-cache"));
     }
-    state
-        .control
-        .record(&key, response.status().as_u16(), is_write(&method) && template != "/$batch");
+    state.control.record(
+        &key,
+        response.status().as_u16(),
+        is_write(&method) && template != "/$batch",
+    );
     response
 }
 
@@ -295,7 +316,11 @@ pub(crate) async fn unknown_resource(req: Request<Body>) -> Response {
         .nth(1)
         .unwrap_or(path)
         .to_string();
-    let version = path.trim_start_matches('/').split('/').next().unwrap_or_default();
+    let version = path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
     if version != "v1.0" && version != "beta" {
         return GraphError::new(
             StatusCode::BAD_REQUEST,
@@ -314,11 +339,24 @@ mod tests {
     #[test]
     fn resource_units_follow_the_documented_costs() {
         assert_eq!(resource_units(&Method::GET, "/users/{user}", ""), 2);
-        assert_eq!(resource_units(&Method::GET, "/users/{user}", "$select=id"), 1);
-        assert_eq!(resource_units(&Method::GET, "/users", "%24select=id&%24top=5"), 1);
-        assert_eq!(resource_units(&Method::GET, "/groups/{group}", "$expand=members"), 2);
         assert_eq!(
-            resource_units(&Method::GET, "/users/{user}/authentication/phoneMethods", ""),
+            resource_units(&Method::GET, "/users/{user}", "$select=id"),
+            1
+        );
+        assert_eq!(
+            resource_units(&Method::GET, "/users", "%24select=id&%24top=5"),
+            1
+        );
+        assert_eq!(
+            resource_units(&Method::GET, "/groups/{group}", "$expand=members"),
+            2
+        );
+        assert_eq!(
+            resource_units(
+                &Method::GET,
+                "/users/{user}/authentication/phoneMethods",
+                ""
+            ),
             1
         );
         assert_eq!(resource_units(&Method::PATCH, "/users/{user}", ""), 1);

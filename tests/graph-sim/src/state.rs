@@ -262,7 +262,11 @@ pub struct Tenant {
 }
 
 impl Tenant {
-    pub fn from_seed(seed: &Seed, synthetic_users: usize, now: OffsetDateTime) -> Result<Self, SimError> {
+    pub fn from_seed(
+        seed: &Seed,
+        synthetic_users: usize,
+        now: OffsetDateTime,
+    ) -> Result<Self, SimError> {
         let domain = seed
             .tenant
             .default_domain
@@ -294,16 +298,20 @@ impl Tenant {
             tenant.insert_user(crate::users::synthetic_user(n, &domain, now))?;
         }
         for g in &seed.groups {
-            let id = g
-                .id
-                .clone()
-                .unwrap_or_else(|| seed::derived_id("group", &g.display_name));
+            let id =
+                g.id.clone()
+                    .unwrap_or_else(|| seed::derived_id("group", &g.display_name));
             let members = g
                 .members
                 .iter()
-                .map(|m| tenant.resolve_user_id(m).ok_or_else(|| {
-                    SimError::InvalidSeed(format!("group {}: unknown member {m}", g.display_name))
-                }))
+                .map(|m| {
+                    tenant.resolve_user_id(m).ok_or_else(|| {
+                        SimError::InvalidSeed(format!(
+                            "group {}: unknown member {m}",
+                            g.display_name
+                        ))
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             tenant.groups.insert(
                 id.clone(),
@@ -318,16 +326,20 @@ impl Tenant {
             );
         }
         for r in &seed.directory_roles {
-            let id = r
-                .id
-                .clone()
-                .unwrap_or_else(|| seed::derived_id("directoryRole", &r.role_template_id));
+            let id =
+                r.id.clone()
+                    .unwrap_or_else(|| seed::derived_id("directoryRole", &r.role_template_id));
             let members = r
                 .members
                 .iter()
-                .map(|m| tenant.resolve_user_id(m).ok_or_else(|| {
-                    SimError::InvalidSeed(format!("role {}: unknown member {m}", r.display_name))
-                }))
+                .map(|m| {
+                    tenant.resolve_user_id(m).ok_or_else(|| {
+                        SimError::InvalidSeed(format!(
+                            "role {}: unknown member {m}",
+                            r.display_name
+                        ))
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             tenant.directory_roles.insert(
                 id.clone(),
@@ -348,7 +360,9 @@ impl Tenant {
         let id = record.id().to_string();
         let upn = record.upn().to_ascii_lowercase();
         if upn.is_empty() {
-            return Err(SimError::InvalidSeed(format!("user {id} has no userPrincipalName")));
+            return Err(SimError::InvalidSeed(format!(
+                "user {id} has no userPrincipalName"
+            )));
         }
         if self.users.contains_key(&id) || self.upn_index.contains_key(&upn) {
             return Err(SimError::InvalidSeed(format!("duplicate user {upn}")));
@@ -371,13 +385,12 @@ impl Tenant {
             .and_then(|id| self.users.get(&id))
     }
 
-    pub fn user_mut(&mut self, id_or_upn: &str) -> Option<&mut UserRecord> {
-        let id = self.resolve_user_id(id_or_upn)?;
-        self.users.get_mut(&id)
-    }
-
     /// Adds a user and logs `Created`. The caller has validated it.
-    pub fn create_user(&mut self, record: UserRecord, at: OffsetDateTime) -> Result<ChangeEvent, String> {
+    pub fn create_user(
+        &mut self,
+        record: UserRecord,
+        at: OffsetDateTime,
+    ) -> Result<ChangeEvent, String> {
         let upn = record.upn().to_ascii_lowercase();
         if self.upn_index.contains_key(&upn) {
             return Err(

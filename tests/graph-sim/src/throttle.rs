@@ -158,10 +158,12 @@ impl Throttle {
             };
         }
         let mut apps = self.apps.lock();
-        let b = apps.entry(app_id.to_string()).or_insert_with(|| AppBuckets {
-            resource_units: Bucket::full(ru_cap),
-            writes: Bucket::full(w_cap),
-        });
+        let b = apps
+            .entry(app_id.to_string())
+            .or_insert_with(|| AppBuckets {
+                resource_units: Bucket::full(ru_cap),
+                writes: Bucket::full(w_cap),
+            });
         b.resource_units.refill(ru_cap, ru_window);
         b.writes.refill(w_cap, w_window);
         let cost = f64::from(cost);
@@ -223,10 +225,20 @@ mod tests {
             },
             10,
         );
-        assert!(matches!(t.admit("a", "t", 1, true), Admission::Admitted { .. }));
-        assert!(matches!(t.admit("a", "t", 1, true), Admission::Admitted { .. }));
+        assert!(matches!(
+            t.admit("a", "t", 1, true),
+            Admission::Admitted { .. }
+        ));
+        assert!(matches!(
+            t.admit("a", "t", 1, true),
+            Admission::Admitted { .. }
+        ));
         match t.admit("a", "t", 1, true) {
-            Admission::Throttled { scope, information, retry_after_secs } => {
+            Admission::Throttled {
+                scope,
+                information,
+                retry_after_secs,
+            } => {
                 assert_eq!(scope, "Tenant_Application/Write/a/t");
                 assert_eq!(information, "WriteLimitExceeded");
                 assert!(retry_after_secs >= 1);
@@ -234,8 +246,14 @@ mod tests {
             other => panic!("expected throttling, got {other:?}"),
         }
         // Another app has its own quota.
-        assert!(matches!(t.admit("b", "t", 1, true), Admission::Admitted { .. }));
+        assert!(matches!(
+            t.admit("b", "t", 1, true),
+            Admission::Admitted { .. }
+        ));
         // Reads still pass while writes are throttled.
-        assert!(matches!(t.admit("a", "t", 1, false), Admission::Admitted { .. }));
+        assert!(matches!(
+            t.admit("a", "t", 1, false),
+            Admission::Admitted { .. }
+        ));
     }
 }

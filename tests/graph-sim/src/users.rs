@@ -19,9 +19,7 @@ use crate::error::{GraphError, GraphResult};
 use crate::odata::{self, GraphJson, ODataQuery};
 use crate::pipeline::RequestInfo;
 use crate::seed::{self, UserSeed};
-use crate::state::{
-    AuthState, OtherMethod, PerUserMfaState, PhoneRecord, PhoneType, UserRecord,
-};
+use crate::state::{AuthState, OtherMethod, PerUserMfaState, PhoneRecord, PhoneType, UserRecord};
 
 /// Properties of `microsoft.graph.user` the simulator knows (the subset of the resource that
 /// directory sync and provisioning set, plus identity fields).
@@ -145,13 +143,11 @@ fn check_types(props: &Map<String, Value>) -> Result<(), String> {
     for (k, v) in props {
         let ok = match k.as_str() {
             "accountEnabled" | "onPremisesSyncEnabled" => v.is_boolean() || v.is_null(),
-            "businessPhones" | "otherMails" | "proxyAddresses" => v
-                .as_array()
-                .is_some_and(|a| a.iter().all(Value::is_string)),
+            "businessPhones" | "otherMails" | "proxyAddresses" => {
+                v.as_array().is_some_and(|a| a.iter().all(Value::is_string))
+            }
             "passwordProfile" => v.is_object(),
-            "userType" => v
-                .as_str()
-                .is_some_and(|s| s == "Member" || s == "Guest"),
+            "userType" => v.as_str().is_some_and(|s| s == "Member" || s == "Guest"),
             _ => v.is_string() || v.is_null(),
         };
         if !ok {
@@ -164,7 +160,10 @@ fn check_types(props: &Map<String, Value>) -> Result<(), String> {
 }
 
 /// Fills the properties Graph sets itself and normalises names.
-fn complete(mut props: Map<String, Value>, now: OffsetDateTime) -> Result<Map<String, Value>, String> {
+fn complete(
+    mut props: Map<String, Value>,
+    now: OffsetDateTime,
+) -> Result<Map<String, Value>, String> {
     let mut out = Map::new();
     for (k, v) in std::mem::take(&mut props) {
         let Some(name) = canonical(&k) else {
@@ -192,12 +191,23 @@ fn complete(mut props: Map<String, Value>, now: OffsetDateTime) -> Result<Map<St
         ("userType", Value::String("Member".into())),
         ("mobilePhone", Value::Null),
         ("onPremisesSyncEnabled", Value::Null),
-        ("createdDateTime", Value::String(crate::clock::format_rfc3339(now))),
+        (
+            "createdDateTime",
+            Value::String(crate::clock::format_rfc3339(now)),
+        ),
     ];
     for (k, v) in defaults {
         out.entry(k.to_string()).or_insert(v);
     }
-    for name in ["displayName", "givenName", "surname", "mail", "jobTitle", "officeLocation", "preferredLanguage"] {
+    for name in [
+        "displayName",
+        "givenName",
+        "surname",
+        "mail",
+        "jobTitle",
+        "officeLocation",
+        "preferredLanguage",
+    ] {
         out.entry(name.to_string()).or_insert(Value::Null);
     }
     if !out.contains_key("mailNickname") {
@@ -245,8 +255,12 @@ fn auth_from_seed(seed: &crate::seed::AuthenticationSeed, user: &str) -> Result<
     Ok(auth)
 }
 
-pub(crate) fn user_from_seed(seed: &UserSeed, now: OffsetDateTime) -> Result<UserRecord, crate::SimError> {
-    let properties = complete(seed.properties.clone(), now).map_err(crate::SimError::InvalidSeed)?;
+pub(crate) fn user_from_seed(
+    seed: &UserSeed,
+    now: OffsetDateTime,
+) -> Result<UserRecord, crate::SimError> {
+    let properties =
+        complete(seed.properties.clone(), now).map_err(crate::SimError::InvalidSeed)?;
     let upn = properties
         .get("userPrincipalName")
         .and_then(Value::as_str)
@@ -273,9 +287,15 @@ pub(crate) fn synthetic_user(n: usize, domain: &str, now: OffsetDateTime) -> Use
     };
     let mut props = Map::new();
     props.insert("userPrincipalName".into(), Value::String(upn));
-    props.insert("displayName".into(), Value::String(format!("Synthetic User {n}")));
+    props.insert(
+        "displayName".into(),
+        Value::String(format!("Synthetic User {n}")),
+    );
     props.insert("mobilePhone".into(), mobile);
-    props.insert("onPremisesSyncEnabled".into(), Value::Bool(n % 2 == 0));
+    props.insert(
+        "onPremisesSyncEnabled".into(),
+        Value::Bool(n.is_multiple_of(2)),
+    );
     let properties = complete(props, now).unwrap_or_default();
     UserRecord {
         properties,
@@ -291,10 +311,18 @@ pub(crate) fn render(
 ) -> GraphResult<Map<String, Value>> {
     match select {
         Some(select) if !select.is_empty() => {
-            if let Some(w) = select.iter().find(|s| WRITE_ONLY.iter().any(|w| w.eq_ignore_ascii_case(s))) {
+            if let Some(w) = select
+                .iter()
+                .find(|s| WRITE_ONLY.iter().any(|w| w.eq_ignore_ascii_case(s)))
+            {
                 return Ok(Map::from_iter([(w.clone(), Value::Null)]));
             }
-            odata::project(&user.properties, select, KNOWN_PROPERTIES, "microsoft.graph.user")
+            odata::project(
+                &user.properties,
+                select,
+                KNOWN_PROPERTIES,
+                "microsoft.graph.user",
+            )
         }
         _ => {
             let mut out = Map::new();
@@ -410,16 +438,27 @@ async fn create(
     GraphJson(body): GraphJson<Value>,
 ) -> GraphResult<Response> {
     let Value::Object(props) = body else {
-        return Err(GraphError::bad_request("The request body must be a JSON object."));
+        return Err(GraphError::bad_request(
+            "The request body must be a JSON object.",
+        ));
     };
-    for required in ["accountEnabled", "displayName", "mailNickname", "passwordProfile", "userPrincipalName"] {
+    for required in [
+        "accountEnabled",
+        "displayName",
+        "mailNickname",
+        "passwordProfile",
+        "userPrincipalName",
+    ] {
         if props.get(required).is_none_or(Value::is_null) {
             return Err(GraphError::bad_request(format!(
                 "Invalid value specified for property '{required}' of resource 'User'."
             )));
         }
     }
-    if let Some(ro) = props.keys().find(|k| READ_ONLY.iter().any(|r| r.eq_ignore_ascii_case(k))) {
+    if let Some(ro) = props
+        .keys()
+        .find(|k| READ_ONLY.iter().any(|r| r.eq_ignore_ascii_case(k)))
+    {
         return Err(GraphError::bad_request(format!(
             "Property '{ro}' is read-only and cannot be set."
         )));
@@ -451,7 +490,9 @@ async fn update(
     GraphJson(body): GraphJson<Value>,
 ) -> GraphResult<StatusCode> {
     let Value::Object(props) = body else {
-        return Err(GraphError::bad_request("The request body must be a JSON object."));
+        return Err(GraphError::bad_request(
+            "The request body must be a JSON object.",
+        ));
     };
     let mut changes = Map::new();
     for (k, v) in props {
@@ -498,7 +539,10 @@ async fn update(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn delete(State(state): State<AppState>, Path(user): Path<String>) -> GraphResult<StatusCode> {
+async fn delete(
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+) -> GraphResult<StatusCode> {
     let now = state.now();
     let event = state
         .tenant
@@ -549,13 +593,20 @@ pub(crate) fn admin_update(state: &AppState, user: &str, body: Value) -> Result<
     check_types(&changes)?;
     let now = state.now();
     let event = state.tenant.with(|t| {
-        let id = t.resolve_user_id(user).ok_or_else(|| format!("no user {user}"))?;
+        let id = t
+            .resolve_user_id(user)
+            .ok_or_else(|| format!("no user {user}"))?;
         if let Some(new_upn) = changes.get("userPrincipalName").and_then(Value::as_str)
-            && t.upn_index.get(&new_upn.to_ascii_lowercase()).is_some_and(|other| *other != id)
+            && t.upn_index
+                .get(&new_upn.to_ascii_lowercase())
+                .is_some_and(|other| *other != id)
         {
             return Err(format!("userPrincipalName {new_upn} is taken"));
         }
-        let record = t.users.get_mut(&id).ok_or_else(|| format!("no user {user}"))?;
+        let record = t
+            .users
+            .get_mut(&id)
+            .ok_or_else(|| format!("no user {user}"))?;
         let old_upn = record.upn().to_string();
         for (k, v) in changes {
             record.properties.insert(k, v);

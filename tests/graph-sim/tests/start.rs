@@ -22,7 +22,13 @@ async fn contoso_seed_parses_and_serves_a_user_over_tls() {
 async fn a_client_without_the_ca_is_refused() {
     let sim = start().await;
     let plain = reqwest::Client::builder().build().unwrap();
-    assert!(plain.get(format!("{}/v1.0/users", sim.base_url())).send().await.is_err());
+    assert!(
+        plain
+            .get(format!("{}/v1.0/users", sim.base_url()))
+            .send()
+            .await
+            .is_err()
+    );
     sim.shutdown().await;
 }
 
@@ -36,7 +42,12 @@ async fn shutdown_closes_the_listener() {
 
 #[tokio::test]
 async fn plain_http_mode_serves_without_tls() {
-    let sim = start_with(SimOptions { seed: Seed::contoso(), plain_http: true, ..Default::default() }).await;
+    let sim = start_with(SimOptions {
+        seed: Seed::contoso(),
+        plain_http: true,
+        ..Default::default()
+    })
+    .await;
     assert!(sim.base_url().starts_with("http://127.0.0.1:"));
     let graph = Graph::new(&sim).await;
     let (status, _) = graph.get(&format!("/v1.0/users/{ALEX}")).await;
@@ -46,7 +57,12 @@ async fn plain_http_mode_serves_without_tls() {
 
 #[tokio::test]
 async fn synthetic_users_are_added_to_the_seed() {
-    let sim = start_with(SimOptions { seed: Seed::contoso(), synthetic_users: 30, ..Default::default() }).await;
+    let sim = start_with(SimOptions {
+        seed: Seed::contoso(),
+        synthetic_users: 30,
+        ..Default::default()
+    })
+    .await;
     let users = sim.control().dump()["users"].as_object().unwrap().len();
     assert_eq!(users, Seed::contoso().users.len() + 30);
     sim.shutdown().await;

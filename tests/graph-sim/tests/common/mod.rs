@@ -10,6 +10,8 @@ pub const READER: &str = "a1b2c3d4-0000-4000-8000-00000000read";
 pub const READER_SECRET: &str = "sim-secret-reader-7Yh~2Lm";
 pub const PHONE_ONLY: &str = "0e5c2d7a-9f41-4b8e-a3c6-7d1f0b2e4a99";
 pub const PHONE_ONLY_SECRET: &str = "sim-secret-phone-only-4Tz~Kq1";
+pub const HR: &str = "7c4b1e2d-8a3f-4d5e-9b6c-0a1b2c3d4e5f";
+pub const HR_SECRET: &str = "sim-secret-hr-provisioning-Zp4~r8";
 pub const TENANT: &str = "8f2c6a51-3b7e-4d0a-9c1e-5a4b2d9e7f10";
 pub const ADELE: &str = "4a1e6c2b-0f3d-4e8a-9b7c-1d2e3f4a5b01";
 pub const ALEX: &str = "4a1e6c2b-0f3d-4e8a-9b7c-1d2e3f4a5b02";
@@ -45,7 +47,11 @@ pub fn client(sim: &Sim) -> reqwest::Client {
 }
 
 pub fn token_url(sim: &Sim) -> String {
-    format!("{}{}/oauth2/v2.0/token", sim.authority_host(), sim.tenant_id())
+    format!(
+        "{}{}/oauth2/v2.0/token",
+        sim.authority_host(),
+        sim.tenant_id()
+    )
 }
 
 pub async fn token_for(sim: &Sim, client_id: &str, secret: &str) -> String {
@@ -77,6 +83,11 @@ impl Graph {
         Self::for_app(sim, APP, APP_SECRET).await
     }
 
+    /// The HR provisioning app (User.ReadWrite.All): creates and changes users.
+    pub async fn hr(sim: &Sim) -> Self {
+        Self::for_app(sim, HR, HR_SECRET).await
+    }
+
     pub async fn for_app(sim: &Sim, client_id: &str, secret: &str) -> Self {
         Self {
             http: client(sim),
@@ -93,8 +104,16 @@ impl Graph {
         }
     }
 
-    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value, reqwest::header::HeaderMap) {
-        let mut req = self.http.request(method, self.url(path)).bearer_auth(&self.token);
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -102,7 +121,11 @@ impl Graph {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, value, headers)
     }
 
