@@ -309,7 +309,7 @@ async fn delta(
         ("@odata.nextLink", "$skiptoken")
     };
     let link = format!(
-        "{}/{}/users/delta()?{param}={token}",
+        "{}/{}/users/delta?{param}={token}",
         state.base_url, info.version
     );
     let fragment = match &select {
