@@ -1,6 +1,7 @@
 //! The enrollment domain: policy, phone normalisation, notification parsing, the pure plan,
 //! apply, and the ports (traits) adapters implement. See ARCHITECTURE.md.
 
+pub mod apply;
 pub mod audit;
 pub mod ids;
 pub mod memory;
@@ -10,3 +11,4 @@ pub mod phone;
 pub mod plan;
 pub mod policy;
 pub mod ports;
+pub mod read;

@@ -1,0 +1,293 @@
+//! Performing a plan: the only place that writes to Graph.
+//!
+//! - Order: phone, then preference, then MFA — `plan` emits them so, and we stop at the first
+//!   failure, so MFA is never switched on unless the phone it relies on is in place.
+//! - "Already exists" means check, not fail: the method is re-read; the same number there is
+//!   success (someone — another instance, an admin — did it; we do not claim it in memory), a
+//!   different one is a conflict the next attempt re-plans from fresh state.
+//! - Before updating a phone we registered, it is re-read: if the user changed it since the
+//!   plan was made, it is theirs now and stays untouched.
+//! - Memory is written after a successful phone write, with a conditional put on the version
+//!   the plan saw.
+//! - One audit record per call, whatever the outcome.
+//!
+//! Errors are summarised as status + Graph error code: never Graph's message, which may echo
+//! the number.
+
+use std::time::Duration;
+
+use autoenroll_graph::model::PhoneType;
+use autoenroll_graph::{GraphClient, GraphError};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::audit;
+use crate::outcome::Outcome;
+use crate::phone::{self, GraphNumber};
+use crate::plan::{Action, Plan, UserView};
+use crate::policy::Policy;
+use crate::ports::{AuditSink, ManagedPhone, MemoryStore, StoreError, Trigger};
+
+/// Attempts at the memory write after a phone write (the phone is already there; losing the
+/// memory would make it look self-registered forever, so a short outage is waited out).
+const MEMORY_WRITE_ATTEMPTS: u32 = 3;
+const MEMORY_WRITE_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Perform `plan` for the user in `view`, record the memory and one audit record, and say how it
+/// went. `policy` is checked once more for exclusion: a break-glass account is never written
+/// to, whatever plan a caller passes.
+pub async fn apply(
+    graph: &GraphClient,
+    policy: &Policy,
+    view: &UserView,
+    plan: &Plan,
+    memory: &dyn MemoryStore,
+    audit_sink: &dyn AuditSink,
+    trigger: Option<&Trigger>,
+) -> Outcome {
+    let outcome = perform(graph, policy, view, plan, memory).await;
+    let record = audit::record(
+        &view.user.id,
+        view.user.user_principal_name.as_deref(),
+        trigger,
+        &outcome,
+        OffsetDateTime::now_utc(),
+    );
+    if let Err(e) = audit_sink.record(record.clone()).await {
+        // The outcome stands (Graph has changed); the record goes to the log instead — it holds
+        // no number in clear, so it is safe there.
+        tracing::error!(
+            error = %e,
+            user_id = %record.user_id,
+            outcome = %record.outcome,
+            actions = ?record.actions,
+            reasons = ?record.reasons,
+            "audit record could not be stored"
+        );
+    }
+    outcome
+}
+
+async fn perform(
+    graph: &GraphClient,
+    policy: &Policy,
+    view: &UserView,
+    plan: &Plan,
+    memory: &dyn MemoryStore,
+) -> Outcome {
+    if let Some(reason) = crate::plan::excluded(
+        policy,
+        view.user.user_principal_name.as_deref(),
+        &view.group_membership,
+    ) {
+        return Outcome::Skipped(reason);
+    }
+    if let Some(outcome) = Outcome::of_empty_plan(plan) {
+        return outcome;
+    }
+    let (actions, notes) = match plan {
+        Plan::Enroll { actions, notes } => (actions, notes),
+        Plan::Skip(reason) => return Outcome::Skipped(reason.clone()),
+    };
+    let user_id = view.user.id.as_str();
+    let mut completed = Vec::with_capacity(actions.len());
+    for action in actions {
+        let step = perform_action(graph, view, action).await;
+        let fail =
+            |retryable: bool, error: String, failed: Option<Action>, completed| Outcome::Failed {
+                retryable,
+                error,
+                completed,
+                failed,
+                notes: notes.clone(),
+            };
+        match step {
+            Ok(Written::Ours(phone_type, number)) => {
+                completed.push(action.clone());
+                if let Err(e) = remember(memory, view, phone_type, &number).await {
+                    tracing::error!(user_id, error = %e, "phone written but memory not stored");
+                    let retryable = matches!(e, StoreError::Unavailable(_) | StoreError::Conflict);
+                    return fail(retryable, format!("memory: {e}"), None, completed);
+                }
+            }
+            Ok(Written::NotOurs | Written::Done) => completed.push(action.clone()),
+            Err(StepError::Graph(e)) => {
+                tracing::warn!(
+                    user_id,
+                    action = %action.label(),
+                    error = %summary(&e),
+                    retryable = e.is_retryable(),
+                    "Graph write failed"
+                );
+                return fail(
+                    e.is_retryable(),
+                    summary(&e),
+                    Some(action.clone()),
+                    completed,
+                );
+            }
+            Err(StepError::Changed(why)) => {
+                // The user changed under us: a fresh read and plan will do the right thing.
+                tracing::info!(user_id, action = %action.label(), why, "state changed since the plan");
+                return fail(
+                    true,
+                    format!("changed since planned: {why}"),
+                    Some(action.clone()),
+                    completed,
+                );
+            }
+        }
+    }
+    Outcome::Done {
+        actions: completed,
+        notes: notes.clone(),
+    }
+}
+
+/// What a successful step did.
+enum Written {
+    /// We registered this phone: remember it.
+    Ours(PhoneType, GraphNumber),
+    /// The phone was already there with this number, put there by someone else.
+    NotOurs,
+    /// A non-phone write.
+    Done,
+}
+
+enum StepError {
+    Graph(GraphError),
+    /// The user's phones are no longer what the plan saw.
+    Changed(&'static str),
+}
+
+impl From<GraphError> for StepError {
+    fn from(e: GraphError) -> Self {
+        StepError::Graph(e)
+    }
+}
+
+async fn perform_action(
+    graph: &GraphClient,
+    view: &UserView,
+    action: &Action,
+) -> Result<Written, StepError> {
+    let user_id = view.user.id.as_str();
+    match action {
+        Action::AddMobile { number } => add_phone(graph, user_id, PhoneType::Mobile, number).await,
+        Action::AddOffice { number } => add_phone(graph, user_id, PhoneType::Office, number).await,
+        Action::UpdateManagedMobile { number } => {
+            let phones = graph.phone_methods(user_id);
+            let current = phones
+                .get(PhoneType::Mobile)
+                .await?
+                .ok_or(StepError::Changed("the mobile phone was removed"))?;
+            let still_ours = phone::canonical(&current.phone_number).is_some_and(|n| {
+                view.managed.as_ref().is_some_and(|m| {
+                    m.phone_type == PhoneType::Mobile
+                        && m.number_hash == phone::fingerprint(&view.tenant_id, &n)
+                })
+            });
+            if !still_ours {
+                return Err(StepError::Changed(
+                    "the mobile phone no longer holds our number",
+                ));
+            }
+            match phones.update(PhoneType::Mobile, number.expose()).await {
+                Ok(()) => Ok(Written::Ours(PhoneType::Mobile, number.clone())),
+                Err(e) if e.is_not_found() => {
+                    Err(StepError::Changed("the mobile phone was removed"))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        Action::SetSmsPreferred => {
+            graph.sign_in_preferences(user_id).set_sms_default().await?;
+            Ok(Written::Done)
+        }
+        Action::SetPerUserMfa { state } => {
+            graph.mfa_requirements(user_id).set(*state).await?;
+            Ok(Written::Done)
+        }
+        Action::AddToGroup { group_id } => {
+            // Added or already a member: both mean the user is in the group now.
+            graph.groups(group_id).add_member(user_id).await?;
+            Ok(Written::Done)
+        }
+    }
+}
+
+async fn add_phone(
+    graph: &GraphClient,
+    user_id: &str,
+    phone_type: PhoneType,
+    number: &GraphNumber,
+) -> Result<Written, StepError> {
+    let phones = graph.phone_methods(user_id);
+    match phones.add(number.expose(), phone_type).await {
+        Ok(_) => Ok(Written::Ours(phone_type, number.clone())),
+        Err(e) if e.is_already_exists() => match phones.get(phone_type).await? {
+            Some(existing) if phone::same_number(&existing.phone_number, number.expose()) => {
+                Ok(Written::NotOurs)
+            }
+            Some(_) => Err(StepError::Changed(
+                "a phone of this type with another number appeared",
+            )),
+            None => Err(StepError::Graph(e)),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Conditional put of the memory record for a phone we just wrote.
+async fn remember(
+    memory: &dyn MemoryStore,
+    view: &UserView,
+    phone_type: PhoneType,
+    number: &GraphNumber,
+) -> Result<(), StoreError> {
+    let canonical = phone::canonical(number.expose()).unwrap_or_else(|| number.expose().into());
+    let expected = view.managed.as_ref().map(|m| m.version);
+    let now = OffsetDateTime::now_utc();
+    let record = ManagedPhone {
+        user_id: view.user.id.clone(),
+        number_hash: phone::fingerprint(&view.tenant_id, &canonical),
+        last_two: phone::last_two(&canonical),
+        phone_type,
+        registered_at: now
+            .format(&Rfc3339)
+            .unwrap_or_else(|_| now.unix_timestamp().to_string()),
+        version: expected.map_or(1, |v| v + 1),
+    };
+    let mut attempt = 1;
+    loop {
+        match memory.put(record.clone(), expected).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::Conflict) => {
+                // Another writer got there first; if it recorded the same phone, all is well.
+                return match memory.get(&record.user_id).await? {
+                    Some(stored)
+                        if stored.number_hash == record.number_hash
+                            && stored.phone_type == phone_type =>
+                    {
+                        Ok(())
+                    }
+                    _ => Err(StoreError::Conflict),
+                };
+            }
+            Err(StoreError::Unavailable(_)) if attempt < MEMORY_WRITE_ATTEMPTS => {
+                tokio::time::sleep(MEMORY_WRITE_BACKOFF * attempt).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Status and Graph error code, never the message.
+fn summary(e: &GraphError) -> String {
+    match (e.status, e.code.as_deref()) {
+        (Some(status), Some(code)) => format!("{status} {code}"),
+        (Some(status), None) => status.to_string(),
+        (None, _) => format!("{:?}", e.kind),
+    }
+}

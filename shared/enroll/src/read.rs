@@ -1,0 +1,121 @@
+//! Reading what `plan` needs about one user — and no more: an excluded account is not read
+//! beyond its UPN and group memberships, and a guest, disabled, out-of-scope or deleted user is
+//! not read beyond the user object. Shared by the enroll function and the CLI.
+
+use autoenroll_graph::model::USER_SELECT;
+use autoenroll_graph::{GraphClient, GraphError};
+
+use crate::plan::{self, Plan, SkipReason, UserView};
+use crate::policy::{MfaMode, Policy};
+use crate::ports::{MemoryStore, StoreError};
+
+/// The result of reading a user.
+#[derive(Debug, Clone)]
+pub enum ReadView {
+    /// Decided before the methods were read (excluded, deleted, guest, disabled, out of scope).
+    Skip {
+        reason: SkipReason,
+        user_principal_name: Option<String>,
+    },
+    View(Box<UserView>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("reading the user from Graph: {0}")]
+    Graph(#[from] GraphError),
+    #[error("reading the user's memory: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl ReadError {
+    /// Whether reading again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ReadError::Graph(e) => e.is_retryable(),
+            ReadError::Store(StoreError::Unavailable(_)) => true,
+            ReadError::Store(_) => false,
+        }
+    }
+}
+
+/// Read user `user_id` of `tenant_id` for [`plan::plan`].
+pub async fn read_view(
+    graph: &GraphClient,
+    policy: &Policy,
+    tenant_id: &str,
+    user_id: &str,
+    memory: &dyn MemoryStore,
+) -> Result<ReadView, ReadError> {
+    let user = match graph.users().get(user_id, USER_SELECT).await {
+        Ok(user) => user,
+        // Hard-deleted, or soft-deleted (no longer under /users): nothing to do.
+        Err(e) if e.is_not_found() => {
+            return Ok(ReadView::Skip {
+                reason: SkipReason::Deleted,
+                user_principal_name: None,
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let upn = user.user_principal_name.clone();
+    if let Some(reason) = plan::excluded(policy, upn.as_deref(), &[]) {
+        return Ok(ReadView::Skip {
+            reason,
+            user_principal_name: upn,
+        });
+    }
+    let group_membership = if policy.needs_group_membership() {
+        let mut ids: Vec<String> = policy
+            .excluded_groups
+            .iter()
+            .chain(policy.scope_groups.iter())
+            .cloned()
+            .collect();
+        if let MfaMode::Group(g) = &policy.mfa_mode {
+            ids.push(g.clone());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        graph.users().check_member_groups(&user.id, &ids).await?
+    } else {
+        Vec::new()
+    };
+    let mut view = UserView {
+        tenant_id: tenant_id.to_owned(),
+        user,
+        methods: Vec::new(),
+        mfa_state: None,
+        sign_in_preferences: None,
+        group_membership,
+        managed: None,
+    };
+    // The pure decision on the user object alone settles every skip that does not depend on
+    // methods; only those users are read further.
+    if let Plan::Skip(
+        reason @ (SkipReason::Excluded(_)
+        | SkipReason::Deleted
+        | SkipReason::Guest
+        | SkipReason::Disabled
+        | SkipReason::OutOfScope),
+    ) = plan::plan(policy, &view)
+    {
+        return Ok(ReadView::Skip {
+            reason,
+            user_principal_name: upn,
+        });
+    }
+    let id = view.user.id.clone();
+    view.methods = graph.auth_methods(&id).list().await?;
+    if matches!(
+        policy.mfa_mode,
+        MfaMode::PerUserEnabled | MfaMode::PerUserEnforced
+    ) {
+        view.mfa_state = Some(graph.mfa_requirements(&id).get().await?.per_user_mfa_state);
+    }
+    if policy.set_sms_default {
+        view.sign_in_preferences = Some(graph.sign_in_preferences(&id).get().await?);
+    }
+    view.managed = memory.get(&id).await?;
+    Ok(ReadView::View(Box::new(view)))
+}
