@@ -142,11 +142,21 @@ impl GraphError {
                 && let azure_core::error::ErrorKind::HttpResponse {
                     status: s,
                     error_code,
-                    ..
+                    raw_response,
                 } = az.kind()
             {
                 status = Some(u16::from(*s));
-                code = error_code.as_deref().map(Box::from);
+                // Prefer the OAuth `error` (`invalid_client`, …) over azure_identity's
+                // `error_codes` (AADSTS numbers), which stay in the message.
+                #[derive(Deserialize)]
+                struct OAuthError {
+                    error: String,
+                }
+                code = raw_response
+                    .as_ref()
+                    .and_then(|r| serde_json::from_slice::<OAuthError>(r.body().as_ref()).ok())
+                    .map(|o| Box::from(o.error))
+                    .or_else(|| error_code.as_deref().map(Box::from));
                 break;
             }
             source = e.source();
