@@ -232,7 +232,11 @@ async fn nothing_is_sent_before_the_configured_delay_has_passed_on_the_simulated
     // Two more worker passes: the second started after the clock moved.
     let passes = sim.control().notification_counters().worker_passes;
     let c = wait_counters(&sim, "two passes", |c| c.worker_passes >= passes + 2).await;
-    assert_eq!((c.pending, c.in_flight, c.posts), (1, 0, 0), "sent before the delay: {c:?}");
+    assert_eq!(
+        (c.pending, c.in_flight, c.posts),
+        (1, 0, 0),
+        "sent before the delay: {c:?}"
+    );
     assert!(hook.posts("/notify").is_empty());
     sim.control().advance_clock(Duration::from_secs(2 * 60));
     hook.wait_until("the delayed notification", |h| {
@@ -546,7 +550,10 @@ async fn reauthorization_required_is_sent_to_the_lifecycle_url_near_expiry() {
     })
     .await;
     assert_eq!(challenges_sent(&sim, &sub), 2);
-    wait_counters(&sim, "two challenges acknowledged", |c| c.lifecycle_delivered == 2).await;
+    wait_counters(&sim, "two challenges acknowledged", |c| {
+        c.lifecycle_delivered == 2
+    })
+    .await;
     sim.shutdown().await;
     hook.stop().await;
 }
