@@ -77,6 +77,10 @@ const ROLES_READ: &[&str] = &[
 /// handler (subscriptions: the permission depends on the subscribed resource).
 pub fn required(method: &Method, template: &str) -> Option<&'static [&'static str]> {
     let read = *method == Method::GET;
+    // No route here takes PUT (or anything else): let the router answer 405 as Graph does.
+    if !read && !matches!(*method, Method::POST | Method::PATCH | Method::DELETE) {
+        return None;
+    }
     let roles = match template {
         "/users" | "/users/{user}" | "/users/delta" | "/users/delta()" => {
             if read {
