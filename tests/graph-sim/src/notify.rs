@@ -983,6 +983,116 @@ async fn delete_counters(State(state): State<AppState>) -> StatusCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::subscriptions::Reauthorization;
+
+    const HOOK: &str = "http://127.0.0.1:9/notify";
+
+    /// A tenant with one `/users` subscription to HOOK and `n` notifications due now.
+    fn tenant_with_due(n: usize, now: OffsetDateTime) -> Tenant {
+        let mut t = Tenant::from_seed(&crate::Seed::contoso(), 0, now).unwrap();
+        t.subscriptions.items.insert(
+            "sub".into(),
+            SubscriptionRecord {
+                id: "sub".into(),
+                resource: "/users".into(),
+                target: Target::AllUsers,
+                change_type: "updated".into(),
+                change_types: vec!["updated".into()],
+                notification_url: HOOK.into(),
+                lifecycle_notification_url: None,
+                expiration: now + Duration::days(2),
+                client_state: None,
+                application_id: "app".into(),
+                creator_id: "sp".into(),
+                latest_supported_tls_version: "v1_2".into(),
+                notification_url_app_id: None,
+                created: now,
+                created_after_seq: 0,
+                reauthorization: Reauthorization::default(),
+            },
+        );
+        for i in 0..n {
+            let kind = PendingKind::Change {
+                user_id: format!("user-{i}"),
+                change_type: "updated",
+                event_at: now,
+            };
+            t.subscriptions.delivery.push("sub", HOOK, kind, now);
+        }
+        t
+    }
+
+    fn slow_share(t: &mut Tenant, slow: u64, now: OffsetDateTime) {
+        t.subscriptions.delivery.endpoints.insert(
+            HOOK.into(),
+            EndpointStats {
+                window_start: now - Duration::minutes(1),
+                notifications: 100,
+                slow,
+            },
+        );
+    }
+
+    #[test]
+    fn an_endpoint_with_fifteen_percent_slow_answers_loses_its_notifications() {
+        let now = time::macros::datetime!(2026-01-01 12:00 UTC);
+        let mut t = tenant_with_due(3, now);
+        slow_share(&mut t, 15, now);
+        assert!(collect_due(&mut t, now).is_empty());
+        assert_eq!(t.subscriptions.delivery.counters.throttled_dropped, 3);
+    }
+
+    #[test]
+    fn an_endpoint_with_ten_percent_slow_answers_is_delayed_ten_minutes() {
+        let now = time::macros::datetime!(2026-01-01 12:00 UTC);
+        let mut t = tenant_with_due(2, now);
+        slow_share(&mut t, 10, now);
+        assert!(collect_due(&mut t, now).is_empty());
+        assert_eq!(t.subscriptions.delivery.counters.throttled_delayed, 2);
+        let later = now + Duration::minutes(10);
+        let batches = collect_due(&mut t, later);
+        assert_eq!(batches.len(), 1, "delayed once, then sent");
+        assert_eq!(batches[0].items.len(), 2);
+    }
+
+    #[test]
+    fn slow_answers_only_count_within_their_ten_minute_window_and_after_100_notifications() {
+        let now = time::macros::datetime!(2026-01-01 12:00 UTC);
+        let mut t = tenant_with_due(1, now);
+        t.subscriptions.delivery.endpoints.insert(
+            HOOK.into(),
+            EndpointStats {
+                window_start: now - Duration::minutes(1),
+                notifications: 99,
+                slow: 99,
+            },
+        );
+        assert_eq!(
+            collect_due(&mut t, now).len(),
+            1,
+            "fewer than 100: not judged"
+        );
+        let mut t = tenant_with_due(1, now);
+        slow_share(&mut t, 50, now - Duration::minutes(10));
+        assert_eq!(
+            collect_due(&mut t, now).len(),
+            1,
+            "an old window does not count"
+        );
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_max_batch_notifications() {
+        let now = time::macros::datetime!(2026-01-01 12:00 UTC);
+        let mut t = tenant_with_due(7, now);
+        t.subscriptions.delivery.options.max_batch = 5;
+        let batches = collect_due(&mut t, now);
+        assert_eq!(batches.len(), 1, "one POST per endpoint at a time");
+        assert_eq!(batches[0].items.len(), 5);
+        assert_eq!(batches[0].body["value"].as_array().unwrap().len(), 5);
+        assert_eq!(t.subscriptions.delivery.counters().pending, 2);
+        assert_eq!(t.subscriptions.delivery.counters().in_flight, 5);
+    }
 
     #[test]
     fn validation_token_is_encoded_the_way_dotnet_does() {
