@@ -63,7 +63,7 @@ if [ -f infra/template.yaml ]; then
   step "cfn-lint (with serverless rules) on infra/template.yaml"
   "$venv/bin/cfn-lint" --append-rules cfn_lint_serverless.rules -- infra/template.yaml
   step "checkov on infra/template.yaml"
-  "$venv/bin/checkov" --quiet --compact --framework cloudformation -f infra/template.yaml
+  "$venv/bin/checkov" --quiet --compact --skip-download --framework cloudformation -f infra/template.yaml
 fi
 
 # --- Extra suites registered by other parts (fuzz smoke, etc.) ------------------------
