@@ -87,6 +87,10 @@ fn member_json(t: &Tenant, id: &str) -> Option<Value> {
     }))
 }
 
+fn members_json(t: &Tenant, ids: &[String]) -> Vec<Value> {
+    ids.iter().filter_map(|m| member_json(t, m)).collect()
+}
+
 fn select_all(
     items: Vec<Map<String, Value>>,
     query: &ODataQuery,
@@ -189,14 +193,7 @@ async fn list_members(
     query.reject_unsupported(&[])?;
     let members = state
         .tenant
-        .with(|t| {
-            t.groups.get(&group).map(|g| {
-                g.members
-                    .iter()
-                    .filter_map(|m| member_json(t, m))
-                    .collect::<Vec<_>>()
-            })
-        })
+        .with(|t| t.groups.get(&group).map(|g| members_json(t, &g.members)))
         .ok_or_else(|| GraphError::not_found(&group))?;
     page(
         &state,
@@ -412,14 +409,7 @@ async fn role_members(
     query.reject_unsupported(&[])?;
     let members = state
         .tenant
-        .with(|t| {
-            find_role(t, &role).map(|r| {
-                r.members
-                    .iter()
-                    .filter_map(|m| member_json(t, m))
-                    .collect::<Vec<_>>()
-            })
-        })
+        .with(|t| find_role(t, &role).map(|r| members_json(t, &r.members)))
         .ok_or_else(|| GraphError::not_found(&role))?;
     page(
         &state,

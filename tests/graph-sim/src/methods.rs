@@ -273,6 +273,25 @@ fn collection(
     .into_response()
 }
 
+/// Docs silent on status and code; community scripts match "already exists" (400).
+fn already_exists(message: impl Into<String>) -> GraphError {
+    GraphError::new(StatusCode::BAD_REQUEST, "badRequest", message)
+}
+
+/// 201 with the new object and its `@odata.context`.
+fn created(
+    body: Map<String, Value>,
+    state: &AppState,
+    info: &RequestInfo,
+    fragment: &str,
+) -> Response {
+    (
+        StatusCode::CREATED,
+        axum::Json(with_context(body, state, info, fragment)),
+    )
+        .into_response()
+}
+
 fn object(body: &Value) -> GraphResult<&Map<String, Value>> {
     body.as_object()
         .ok_or_else(|| GraphError::invalid_request("The request body must be a JSON object."))
@@ -389,15 +408,10 @@ fn insert_phone(
     number: String,
 ) -> GraphResult<PhoneRecord> {
     if auth.phones.contains_key(&phone_type) {
-        // Docs silent on status and code; community scripts match "already exists" (400).
-        return Err(GraphError::new(
-            StatusCode::BAD_REQUEST,
-            "badRequest",
-            format!(
-                "A phone method of type '{}' already exists for this user.",
-                phone_type.as_str()
-            ),
-        ));
+        return Err(already_exists(format!(
+            "A phone method of type '{}' already exists for this user.",
+            phone_type.as_str()
+        )));
     }
     if phone_type == PhoneType::AlternateMobile && !auth.phones.contains_key(&PhoneType::Mobile) {
         return Err(GraphError::invalid_request(
@@ -431,11 +445,7 @@ async fn add_phone(
         insert_phone(auth, phone_type, number)
     })?;
     let fragment = format!("users('{user}')/authentication/phoneMethods/$entity");
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(with_context(phone_json(&record), &state, &info, &fragment)),
-    )
-        .into_response())
+    Ok(created(phone_json(&record), &state, &info, &fragment))
 }
 
 async fn update_phone(
@@ -582,9 +592,7 @@ async fn add_email(
     let email = parse_email(body.get("emailAddress"))?;
     change_auth(&state, &user, |auth, _| {
         if auth.email.is_some() {
-            return Err(GraphError::new(
-                StatusCode::BAD_REQUEST,
-                "badRequest",
+            return Err(already_exists(
                 "An email method already exists for this user.",
             ));
         }
@@ -592,11 +600,7 @@ async fn add_email(
         Ok(())
     })?;
     let fragment = format!("users('{user}')/authentication/emailMethods/$entity");
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(with_context(email_json(&email), &state, &info, &fragment)),
-    )
-        .into_response())
+    Ok(created(email_json(&email), &state, &info, &fragment))
 }
 
 fn check_email_id(method: &str) -> GraphResult<()> {
@@ -745,9 +749,7 @@ async fn add_tap(
     };
     change_auth(&state, &user, |auth, _| {
         if auth.tap.is_some() {
-            return Err(GraphError::new(
-                StatusCode::BAD_REQUEST,
-                "badRequest",
+            return Err(already_exists(
                 "A user can only have one Temporary Access Pass; delete the existing one first.",
             ));
         }
@@ -755,16 +757,12 @@ async fn add_tap(
         Ok(())
     })?;
     let fragment = format!("users('{user}')/authentication/temporaryAccessPassMethods/$entity");
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(with_context(
-            tap_json(&record, now, true),
-            &state,
-            &info,
-            &fragment,
-        )),
-    )
-        .into_response())
+    Ok(created(
+        tap_json(&record, now, true),
+        &state,
+        &info,
+        &fragment,
+    ))
 }
 
 async fn get_tap(
