@@ -398,7 +398,7 @@ impl GraphClient {
         if req.reads > 0 {
             waited += self.inner.pacer.acquire(BudgetClass::Read, req.reads).await;
         }
-        if !waited.is_zero() {
+        if waited >= Duration::from_millis(1) {
             tracing::debug!(waited_ms = waited.as_millis() as u64, "paced");
         }
         let token = self.access_token().await?;
