@@ -10,6 +10,8 @@
 //! - [`memory`]: in-memory FIFO queue with SQS semantics, its poller, static secrets.
 //! - [`poller`]: driving an SQS handler like Lambda's event source mapping.
 //! - [`fifo`]: how a request becomes a FIFO message (group, de-duplication id, body).
+//! - [`runtime`]: a function's start-up: configuration from the environment, AWS and Graph
+//!   clients, JSON logs.
 
 pub mod config;
 pub mod dynamo;
@@ -18,5 +20,6 @@ pub mod fifo;
 pub mod memory;
 pub mod metrics;
 pub mod poller;
+pub mod runtime;
 pub mod secrets;
 pub mod sqs;
