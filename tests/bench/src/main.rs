@@ -1,1 +1,101 @@
-fn main() {}
+//! `bench`: autoenroll's benchmark driver (issue 8). Runs scenarios against the Graph
+//! simulator, prints a Markdown table and writes the figures as JSON.
+//!
+//! ```sh
+//! cargo run --release -p bench -- [--scenario NAME] [--users N] [--json FILE]
+//! ```
+//!
+//! Scenarios: `backfill` (1), `webhook` (2), `coldstart` (3), `scale` (4), `exposure` (5),
+//! `all` (default). Figures are printed, never asserted: see BENCHMARKS.md for the latest run.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+
+mod backfill;
+mod common;
+mod report;
+
+use report::{Machine, RunReport};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    All,
+    Backfill,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "bench", about = "autoenroll benchmarks against the Graph simulator")]
+struct Args {
+    /// Which scenario to run.
+    #[arg(long, value_enum, default_value = "all")]
+    scenario: Scenario,
+    /// Users to backfill (scenario 1).
+    #[arg(long, default_value_t = 5_000)]
+    users: usize,
+    /// Users the sequential baseline enrolls; its time is extrapolated per user.
+    #[arg(long, default_value_t = 200)]
+    baseline_users: usize,
+    /// Users in flight in the backfill engine (and Graph requests in flight).
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Latency the simulator adds to every Graph call, in ms.
+    #[arg(long, default_value_t = 80)]
+    latency_ms: u64,
+    /// Write quota window in seconds (Graph: 150; 15 runs ten times faster, same shape).
+    #[arg(long, default_value_t = 15)]
+    write_window_secs: u64,
+    /// Where to write the JSON report.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    runtime.block_on(run(args))
+}
+
+fn wants(args: &Args, s: Scenario) -> bool {
+    args.scenario == Scenario::All || args.scenario == s
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let started_at = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let mut run = RunReport {
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        started_at,
+        duration_secs: 0.0,
+        machine: Machine::probe(),
+        scenarios: Vec::new(),
+    };
+    if wants(&args, Scenario::Backfill) {
+        let b = backfill::BackfillArgs {
+            users: args.users,
+            baseline_users: args.baseline_users,
+            concurrency: args.concurrency,
+            latency_ms: args.latency_ms,
+            write_window: Duration::from_secs(args.write_window_secs.max(1)),
+            ..backfill::BackfillArgs::default()
+        };
+        eprintln!("bench: scenario 1 (backfill), {} users…", b.users);
+        run.scenarios.push(backfill::run(&b).await?);
+    }
+    run.machine.load_at_end = report::load_average();
+    run.duration_secs = started.elapsed().as_secs_f64();
+    print!("{}", report::markdown(&run));
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&run)?;
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("bench: JSON written to {}", path.display());
+    }
+    Ok(())
+}
