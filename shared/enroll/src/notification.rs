@@ -96,6 +96,11 @@ pub struct ChangeNotification {
     pub resource: String,
     /// Lowercase GUID taken from `resource`.
     pub user_id: String,
+    /// Graph's identity of this change, when the payload carries one: `resourceData`'s
+    /// `sequenceNumber` (string or number), else its `eventTime`. Docs are silent on its
+    /// uniqueness; it only tells duplicates of one change from distinct changes (queue
+    /// de-duplication), so other types are ignored rather than rejected.
+    pub event_identity: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -231,6 +236,30 @@ struct RawResourceData {
     id: Option<String>,
     #[serde(rename = "organizationId")]
     organization_id: Option<String>,
+    #[serde(rename = "sequenceNumber")]
+    sequence_number: Option<serde_json::Value>,
+    #[serde(rename = "eventTime")]
+    event_time: Option<serde_json::Value>,
+}
+
+impl RawResourceData {
+    fn event_identity(&self) -> Option<String> {
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) if !s.is_empty() => Some(s.chars().take(64).collect()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        self.sequence_number
+            .as_ref()
+            .and_then(text)
+            .map(|s| format!("seq:{s}"))
+            .or_else(|| {
+                self.event_time
+                    .as_ref()
+                    .and_then(text)
+                    .map(|t| format!("time:{t}"))
+            })
+    }
 }
 
 /// Parse and validate a webhook body. Any problem rejects the whole body (the webhook answers
@@ -312,9 +341,13 @@ fn parse_item(raw: RawNotification) -> Result<Notification, ItemProblem> {
             let user_id = user_id_of(&resource).ok_or_else(|| {
                 ItemProblem::NotAUser(resource.chars().take(80).collect::<String>())
             })?;
-            if let Some(data) = raw.resource_data {
-                check_resource_data(&data, &user_id, &tenant_id)?;
-            }
+            let event_identity = match &raw.resource_data {
+                Some(data) => {
+                    check_resource_data(data, &user_id, &tenant_id)?;
+                    data.event_identity()
+                }
+                None => None,
+            };
             Ok(Notification::Change(ChangeNotification {
                 id: raw.id,
                 subscription_id,
@@ -324,6 +357,7 @@ fn parse_item(raw: RawNotification) -> Result<Notification, ItemProblem> {
                 change_type,
                 resource,
                 user_id,
+                event_identity,
             }))
         }
     }

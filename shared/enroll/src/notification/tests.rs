@@ -361,3 +361,30 @@ fn user_id_of_accepts_only_a_single_user_path() {
     assert_eq!(user_id_of(&format!("users/{USER}/manager")), None);
     assert_eq!(user_id_of("users/"), None);
 }
+
+#[test]
+fn event_identity_comes_from_sequence_number_then_event_time_and_tolerates_other_types() {
+    let c = parse(&users_example()).unwrap();
+    let n = c.changes().next().unwrap();
+    assert_eq!(n.event_identity.as_deref(), Some("seq:638000000000000000"));
+
+    let mut v = item();
+    v["resourceData"]["sequenceNumber"] = json!(638000000000000001_u64);
+    let c = parse(&json!({ "value": [v] })).unwrap();
+    let n = c.changes().next().unwrap();
+    assert_eq!(n.event_identity.as_deref(), Some("seq:638000000000000001"));
+
+    let mut v = item();
+    v["resourceData"]["sequenceNumber"] = json!({ "odd": true });
+    let c = parse(&json!({ "value": [v] })).unwrap();
+    let n = c.changes().next().unwrap();
+    assert_eq!(
+        n.event_identity.as_deref(),
+        Some("time:2022-05-24T22:24:31.3062901Z")
+    );
+
+    let mut v = item();
+    v.as_object_mut().unwrap().remove("resourceData");
+    let c = parse(&json!({ "value": [v] })).unwrap();
+    assert_eq!(c.changes().next().unwrap().event_identity, None);
+}
