@@ -29,6 +29,9 @@ pub enum Metric<'a> {
     GraphThrottled(u64),
     /// Time to handle one user (or one request), in milliseconds.
     LatencyMs(f64),
+    /// The webhook refused this many notifications (or whole requests) for `reason`
+    /// (e.g. `ClientStateMismatch`), a small fixed set.
+    WebhookRejected { reason: &'a str, count: u64 },
 }
 
 impl Metric<'_> {
@@ -39,6 +42,7 @@ impl Metric<'_> {
             Metric::Failed => "Failed",
             Metric::GraphThrottled(_) => "GraphThrottled",
             Metric::LatencyMs(_) => "LatencyMs",
+            Metric::WebhookRejected { .. } => "WebhookRejected",
         }
     }
 
@@ -53,6 +57,7 @@ impl Metric<'_> {
         match self {
             Metric::LatencyMs(ms) => json!(ms),
             Metric::GraphThrottled(n) => json!(n),
+            Metric::WebhookRejected { count, .. } => json!(count),
             _ => json!(1),
         }
     }
@@ -62,7 +67,7 @@ impl Metric<'_> {
 pub fn emf_document(metric: &Metric<'_>, timestamp_ms: u64) -> Value {
     // `[]` is the dimensionless set: Skipped is published per reason and as a total.
     let dimensions = match metric {
-        Metric::Skipped { .. } => json!([["Reason"], []]),
+        Metric::Skipped { .. } | Metric::WebhookRejected { .. } => json!([["Reason"], []]),
         _ => json!([[]]),
     };
     let mut document = json!({
@@ -77,7 +82,7 @@ pub fn emf_document(metric: &Metric<'_>, timestamp_ms: u64) -> Value {
     });
     if let Value::Object(root) = &mut document {
         root.insert(metric.name().to_owned(), metric.value());
-        if let Metric::Skipped { reason } = metric {
+        if let Metric::Skipped { reason } | Metric::WebhookRejected { reason, .. } = metric {
             root.insert("Reason".to_owned(), json!(reason));
         }
     }
@@ -149,6 +154,13 @@ impl EmfMetrics {
     pub fn graph_throttled(&self, count: u64) {
         if count > 0 {
             self.emit(Metric::GraphThrottled(count));
+        }
+    }
+
+    /// `count` notifications or requests the webhook refused for `reason` (nothing when 0).
+    pub fn webhook_rejected(&self, reason: &str, count: u64) {
+        if count > 0 {
+            self.emit(Metric::WebhookRejected { reason, count });
         }
     }
 
@@ -251,6 +263,24 @@ mod tests {
         let (metrics, captured) = EmfMetrics::capture();
         metrics.graph_throttled(0);
         assert!(captured.documents().is_empty());
+    }
+
+    #[test]
+    fn webhook_rejections_carry_reason_and_count() {
+        let (metrics, captured) = EmfMetrics::capture();
+        metrics.webhook_rejected("ClientStateMismatch", 3);
+        metrics.webhook_rejected("WrongTenant", 0);
+        let documents = captured.documents();
+        assert_eq!(documents.len(), 1);
+        assert_eq!(
+            directive(&documents[0])["Dimensions"],
+            json!([["Reason"], []])
+        );
+        assert_eq!(documents[0]["Reason"], "ClientStateMismatch");
+        assert_eq!(
+            captured.total("WebhookRejected", Some("ClientStateMismatch")),
+            3.0
+        );
     }
 
     #[test]
