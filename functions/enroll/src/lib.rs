@@ -1,6 +1,22 @@
-//! autoenroll-enroll
+//! autoenroll-enroll: the SQS handler. Each message names one user; the user is re-read from
+//! Graph, planned, applied, remembered and audited ([`Enroller::enroll_user`], which the CLI's
+//! `plan` / `apply` use too). The answer lists only the messages to deliver again.
+//!
+//! `main.rs` wires this to `lambda_runtime`; tests call [`EnrollFunction::handle`] with
+//! hand-made or polled `SqsEvent`s.
 
+use std::sync::Arc;
+
+use autoenroll_aws::metrics::EmfMetrics;
 use autoenroll_core::policy;
+use autoenroll_core::ports::{AuditSink, MemoryStore};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+
+mod batch;
+mod enroller;
+
+pub use batch::{BatchError, handle_batch};
+pub use enroller::{Enroller, PlannedUser, Settle, UserReport, UserResult, read_error_summary};
 
 /// The variables this function reads itself, besides the policy's.
 const OWN_ENV_VARS: &[&str] = &[
@@ -28,3 +44,48 @@ pub const ENV_VARS: &[&str] = &{
     }
     all
 };
+
+/// The enroll function: an [`Enroller`] and where its metrics go. Clones share everything.
+pub struct EnrollFunction<M, A> {
+    enroller: Arc<Enroller<M, A>>,
+    metrics: EmfMetrics,
+}
+
+impl<M, A> Clone for EnrollFunction<M, A> {
+    fn clone(&self) -> Self {
+        Self {
+            enroller: self.enroller.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+impl<M, A> std::fmt::Debug for EnrollFunction<M, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrollFunction")
+            .field("enroller", &self.enroller)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: MemoryStore, A: AuditSink> EnrollFunction<M, A> {
+    pub fn new(enroller: Enroller<M, A>, metrics: EmfMetrics) -> Self {
+        Self {
+            enroller: Arc::new(enroller),
+            metrics,
+        }
+    }
+
+    pub fn enroller(&self) -> &Enroller<M, A> {
+        &self.enroller
+    }
+
+    pub fn metrics(&self) -> &EmfMetrics {
+        &self.metrics
+    }
+
+    /// One SQS batch (what Lambda's event source mapping delivers).
+    pub async fn handle(&self, event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
+        handle_batch(&self.enroller, &self.metrics, &event).await
+    }
+}
