@@ -355,10 +355,11 @@ impl GraphClient {
                 let retry_after = a
                     .header("Retry-After")
                     .and_then(|v| crate::retry::parse_retry_after(v, std::time::SystemTime::now()));
-                let class = match a.header("x-ms-throttle-scope") {
-                    Some(scope) if scope.contains("/Write/") => BudgetClass::Write,
-                    _ => class,
-                };
+                let class = crate::client::throttled_budget(
+                    a.header("x-ms-throttle-scope"),
+                    a.header("x-ms-throttle-information"),
+                    class,
+                );
                 self.pacer().on_throttled(class, retry_after);
             } else if a.is_success() {
                 self.pacer().on_success(class);

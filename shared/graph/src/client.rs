@@ -450,7 +450,11 @@ impl GraphClient {
             pacer.on_limit_percentage(req.budget(), fraction);
         }
         if status == 429 {
-            let class = throttled_budget(header("x-ms-throttle-scope"), req.budget());
+            let class = throttled_budget(
+                header("x-ms-throttle-scope"),
+                header("x-ms-throttle-information"),
+                req.budget(),
+            );
             let retry_after = header("retry-after")
                 .and_then(|v| crate::retry::parse_retry_after(v, std::time::SystemTime::now()));
             pacer.on_throttled(class, retry_after);
@@ -502,9 +506,21 @@ impl GraphClient {
     }
 }
 
-/// Which budget a 429 speaks about: `x-ms-throttle-scope` names it
-/// (`Tenant_Application/Write/…`); without the header, the budget of the request.
-fn throttled_budget(scope: Option<&str>, requested: BudgetClass) -> BudgetClass {
+/// Which budget a 429 speaks about: `x-ms-throttle-information` (`WriteLimitExceeded`,
+/// `ResourceUnitLimitExceeded`) or `x-ms-throttle-scope` (`Tenant_Application/Write/…`) name it;
+/// without them, the budget of the request. MGDC concepts/throttling-limits.md.
+pub(crate) fn throttled_budget(
+    scope: Option<&str>,
+    information: Option<&str>,
+    requested: BudgetClass,
+) -> BudgetClass {
+    let information = information.unwrap_or_default().to_ascii_lowercase();
+    if information.contains("write") {
+        return BudgetClass::Write;
+    }
+    if information.contains("resourceunit") {
+        return BudgetClass::Read;
+    }
     match scope {
         Some(scope)
             if scope
@@ -523,23 +539,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn throttle_scope_picks_the_budget_to_slow_down() {
+    fn throttle_headers_pick_the_budget_to_slow_down() {
+        let scope = |s| throttled_budget(Some(s), None, BudgetClass::Read);
         assert_eq!(
-            throttled_budget(
-                Some("Tenant_Application/Write/app/tenant"),
-                BudgetClass::Read
-            ),
+            scope("Tenant_Application/Write/app/tenant"),
             BudgetClass::Write
         );
         assert_eq!(
             throttled_budget(
                 Some("Tenant_Application/ResourceUnitLimit/app/tenant"),
+                None,
                 BudgetClass::Write
             ),
             BudgetClass::Read
         );
         assert_eq!(
-            throttled_budget(None, BudgetClass::Write),
+            throttled_budget(
+                Some("Tenant_Application/ReadWrite/app/tenant"),
+                Some("ResourceUnitLimitExceeded"),
+                BudgetClass::Write
+            ),
+            BudgetClass::Read
+        );
+        assert_eq!(
+            throttled_budget(None, Some("WriteLimitExceeded"), BudgetClass::Read),
+            BudgetClass::Write
+        );
+        assert_eq!(
+            throttled_budget(None, None, BudgetClass::Write),
             BudgetClass::Write
         );
     }
