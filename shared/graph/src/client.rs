@@ -142,6 +142,18 @@ impl GraphResponse {
 /// A collection read page by page (see [`GraphClient::pages`]).
 pub type PageStream<T> = BoxStream<'static, Result<Page<T>, GraphError>>;
 
+/// A collection read item by item (pages fetched as needed).
+pub type ItemStream<T> = BoxStream<'static, Result<T, GraphError>>;
+
+/// Flattens pages into their items.
+pub fn items<T: Send + 'static>(pages: PageStream<T>) -> ItemStream<T> {
+    use futures::TryStreamExt;
+    pages
+        .map_ok(|page| futures::stream::iter(page.value.into_iter().map(Ok::<T, GraphError>)))
+        .try_flatten()
+        .boxed()
+}
+
 /// One page of a Graph collection.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Page<T> {

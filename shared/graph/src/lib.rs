@@ -38,7 +38,7 @@ mod secret;
 
 pub use auth::token_roles;
 pub use batch::{BatchRequest, BatchResponse};
-pub use client::{ApiVersion, GraphClient, Page, PageStream};
+pub use client::{ApiVersion, GraphClient, ItemStream, Page, PageStream, items};
 pub use config::{
     AssertionError, ClientAssertionProvider, Credential, FileAssertion, GraphConfig,
     StaticAssertion,

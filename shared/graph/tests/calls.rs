@@ -70,8 +70,16 @@ async fn users_are_listed_page_by_page_following_next_links() {
     assert!(pages.iter().all(|p| p.value.len() <= 5));
     assert!(pages.last().unwrap().next_link.is_none());
     let mut ids: Vec<_> = users.iter().map(|u| u.id.clone()).collect();
+    ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), seeded, "no user twice");
+    let one_by_one: Vec<_> = graph
+        .users()
+        .list(&UserQuery::select(&["id"]).with_top(7))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(one_by_one.len(), seeded);
     sim.shutdown().await;
 }
 

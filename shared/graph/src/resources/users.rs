@@ -4,7 +4,7 @@ use futures::StreamExt;
 use http::Method;
 use serde::{Deserialize, Serialize};
 
-use crate::client::{ApiVersion, GraphClient, GraphRequest, PageStream};
+use crate::client::{ApiVersion, GraphClient, GraphRequest, ItemStream, PageStream};
 use crate::error::GraphError;
 use crate::limits::CHECK_MEMBER_GROUPS_MAX_IDS;
 use crate::model::User;
@@ -128,6 +128,11 @@ impl<'a> Users<'a> {
             req.url.set_query(None);
         }
         self.client.pages(req)
+    }
+
+    /// `GET /v1.0/users`, user by user (pages fetched as the stream is read).
+    pub fn list(&self, query: &UserQuery) -> ItemStream<User> {
+        crate::client::items(self.list_pages(query))
     }
 
     /// `GET /v1.0/users/delta`, as a stream of pages; the last page carries `delta_link`.
