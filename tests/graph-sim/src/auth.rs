@@ -306,6 +306,7 @@ pub(crate) async fn token(
         Err(error) => return error.into_response(),
     };
     let token = state.tokens.issue(&tenant_id, &app, &state.base_url);
+    state.control.counters.lock().tokens_issued += 1;
     tracing::debug!(app = %app.client_id, "token issued");
     axum::Json(json!({
         "token_type": "Bearer",

@@ -249,6 +249,7 @@ async fn run_item(
             "Shutting down.",
         )
     })?;
+    let request = crate::rewrite_odata_key_segments(request);
     let response = match router.oneshot(request).await {
         Ok(r) => r,
         Err(never) => match never {},

@@ -158,7 +158,9 @@ impl Sim {
             let server = axum_server::from_tcp(listener)
                 .map_err(SimError::Bind)?
                 .handle(handle.clone());
-            let task = tokio::spawn(server.serve(router.into_make_service()));
+            let task = tokio::spawn(server.serve(axum::ServiceExt::into_make_service(
+                tower::util::MapRequest::new(router.clone(), rewrite_odata_key_segments),
+            )));
             (task, String::new())
         } else {
             let material = tls::generate()?;
@@ -166,7 +168,9 @@ impl Sim {
             let server = axum_server::from_tcp_rustls(listener, config)
                 .map_err(SimError::Bind)?
                 .handle(handle.clone());
-            let task = tokio::spawn(server.serve(router.into_make_service()));
+            let task = tokio::spawn(server.serve(axum::ServiceExt::into_make_service(
+                tower::util::MapRequest::new(router.clone(), rewrite_odata_key_segments),
+            )));
             (task, material.ca_pem)
         };
         notify::start(&state);
@@ -236,6 +240,45 @@ impl Drop for Sim {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Graph addresses some resources by an alternate key inside the segment, e.g.
+/// `directoryRoles(roleTemplateId='62e90394-…')/members`
+/// (https://learn.microsoft.com/graph/api/directoryrole-list-members). axum's router matches
+/// whole segments only, so the key is moved into a segment of its own
+/// (`directoryRoles/roleTemplateId=62e90394-…/members`) before routing; the role handlers
+/// resolve that form. Also used for `$batch` items.
+pub(crate) fn rewrite_odata_key_segments<B>(mut req: http::Request<B>) -> http::Request<B> {
+    const KEYED: &str = "directoryRoles(roleTemplateId=";
+    let uri = req.uri().clone();
+    let path = uri.path();
+    let Some(start) = path.find(KEYED) else {
+        return req;
+    };
+    let rest = &path[start + KEYED.len()..];
+    let Some(close) = rest.find(')') else {
+        return req;
+    };
+    let key = rest[..close].trim_matches('\'').replace("%27", "");
+    let new_path = format!(
+        "{}directoryRoles/roleTemplateId={}{}",
+        &path[..start],
+        key,
+        &rest[close + 1..]
+    );
+    let new_pq = match uri.query() {
+        Some(q) => format!("{new_path}?{q}"),
+        None => new_path,
+    };
+    let mut parts = uri.into_parts();
+    match new_pq.parse() {
+        Ok(pq) => parts.path_and_query = Some(pq),
+        Err(_) => return req,
+    }
+    if let Ok(new_uri) = http::Uri::from_parts(parts) {
+        *req.uri_mut() = new_uri;
+    }
+    req
 }
 
 fn build_router(state: AppState) -> Router {
