@@ -2,7 +2,17 @@
 //! and the benches share them.
 //!
 //! - [`phone_check`]: how raw AD values normalise (`autoenroll phone`).
+//! - [`config`]: the policy from `autoenroll.toml` and flags.
+//! - [`tenant`]: a real tenant, or graph-sim in this process.
+//! - [`stores`]: memory and audit for `plan` / `apply`.
+//! - [`backfill`]: `plan` / `apply` over every user, through the enroll function's `Enroller`.
+//! - [`report`]: per-user CSV / JSON reports and totals.
 //! - [`table`]: plain-text tables for the terminal.
 
+pub mod backfill;
+pub mod config;
 pub mod phone_check;
+pub mod report;
+pub mod stores;
 pub mod table;
+pub mod tenant;

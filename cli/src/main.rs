@@ -2,8 +2,20 @@
 
 use std::process::ExitCode;
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use autoenroll_cli::backfill::{self, BackfillOptions, Mode, StopFlag};
+use autoenroll_cli::config::{self, PolicyFlags};
 use autoenroll_cli::phone_check;
+use autoenroll_cli::report::{self, Decision, ReportDocument, Totals};
+use autoenroll_cli::stores::{DynAudit, DynMemory, FileMemoryStore, JsonlAuditSink, NoAudit};
+use autoenroll_cli::tenant::{Connected, TenantFlags};
+use autoenroll_core::memory::InMemoryMemoryStore;
 use autoenroll_core::phone::RegionCode;
+use autoenroll_core::policy::Policy;
+use autoenroll_enroll::Enroller;
 use clap::{Args, Parser, Subcommand};
 
 /// Exit codes, as the help text documents them.
@@ -12,6 +24,8 @@ mod exit {
     pub const PROBLEMS: u8 = 1;
     /// Bad invocation or configuration (clap also exits 2 on usage errors).
     pub const CONFIG: u8 = 2;
+    /// Stopped by Ctrl-C.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 #[derive(Debug, Parser)]
@@ -32,6 +46,8 @@ struct Cli {
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    #[command(flatten)]
+    policy: PolicyFlags,
     #[command(subcommand)]
     command: Command,
 }
@@ -48,6 +64,46 @@ Exit status 1 when any value is rejected.",
 autoenroll phone \"+1 (206) 555-0100 x12\" n/a"
     )]
     Phone(PhoneArgs),
+    /// Dry run: what autoenroll would do for every user, as a CSV and JSON report.
+    #[command(
+        long_about = "Dry run of the backfill: reads every user (or only administrators) \
+and writes what autoenroll would do - the actions, or the reason a user is skipped - to a CSV \
+and a JSON report (UPN, masked number, actions or skip reason). Nothing is changed.\n\n\
+Without --tenant-id/--client-id it runs against a simulated Contoso tenant in this process."
+    )]
+    Plan(RunArgs),
+    /// Backfill: enroll every user now, paced under Graph's quota, with a progress bar.
+    #[command(long_about = "Backfill: reads, plans and enrolls every user (or only \
+administrators with --only-admins) exactly as the enroll function does, paced under Graph's \
+write quota, with a progress bar (users done/total, writes per second, ETA) and a report.\n\n\
+Safe to interrupt (Ctrl-C finishes the users in progress) and to run again: users that are \
+done plan to nothing and are not written to again.")]
+    Apply(RunArgs),
+}
+
+/// What `plan` and `apply` share.
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    tenant: TenantFlags,
+    /// Only members of directory roles (Global Administrator, …): run this first to protect
+    /// the admin accounts, then run again without it for everyone.
+    #[arg(long)]
+    only_admins: bool,
+    /// Directory for the reports (created if missing).
+    #[arg(long, value_name = "DIR", default_value = "autoenroll-reports")]
+    out: PathBuf,
+    /// Keep memory and audit in the deployed stack's DynamoDB table (AWS credentials from the
+    /// environment), so the Lambda functions know which phones the CLI registered.
+    #[arg(long, value_name = "NAME")]
+    table: Option<String>,
+    /// Without --table: the local file remembering which phones autoenroll registered (hashes
+    /// only, no numbers). Unused with a simulated tenant.
+    #[arg(long, value_name = "FILE", default_value = "autoenroll-memory.json")]
+    state_file: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    no_progress: bool,
 }
 
 #[derive(Debug, Args)]
@@ -68,7 +124,17 @@ struct PhoneArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
-    match run(cli) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -77,19 +143,23 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Phone(args) => phone(args),
+        Command::Phone(args) => phone(args, &cli.policy),
+        Command::Plan(args) => backfill_command(Mode::Plan, args, &cli.policy).await,
+        Command::Apply(args) => backfill_command(Mode::Apply, args, &cli.policy).await,
     }
 }
 
-fn phone(args: PhoneArgs) -> anyhow::Result<ExitCode> {
-    let region = args
-        .region
-        .as_deref()
-        .map(str::parse::<RegionCode>)
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("--region: {e}"))?;
+fn phone(args: PhoneArgs, policy: &PolicyFlags) -> anyhow::Result<ExitCode> {
+    let region = match args.region.as_deref() {
+        Some(r) => Some(
+            r.parse::<RegionCode>()
+                .map_err(|e| anyhow::anyhow!("--region: {e}"))?,
+        ),
+        // The region enrollment itself would use.
+        None => policy.load()?.0.default_region,
+    };
     let checks = phone_check::check_all(&args.numbers, region);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&checks)?);
@@ -105,6 +175,142 @@ fn phone(args: PhoneArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(exit::PROBLEMS));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn backfill_command(
+    mode: Mode,
+    args: RunArgs,
+    policy_flags: &PolicyFlags,
+) -> anyhow::Result<ExitCode> {
+    let (policy, source) = policy_flags.load()?;
+    let policy_line = format!("{source} ({})", config::describe(&policy));
+    let connected = args.tenant.connect().await?;
+    let result = backfill_with(mode, &args, policy, &policy_line, &connected).await;
+    connected.close().await;
+    result
+}
+
+async fn backfill_with(
+    mode: Mode,
+    args: &RunArgs,
+    policy: Policy,
+    policy_line: &str,
+    connected: &Connected,
+) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating the report directory {}", args.out.display()))?;
+    let (memory, audit) = stores(mode, args, connected).await?;
+    let enroller = Enroller::new(
+        connected.graph.clone(),
+        Arc::new(policy),
+        connected.tenant_id.clone(),
+        memory,
+        audit,
+    );
+    let stop = StopFlag::default();
+    stop.on_ctrl_c();
+    let options = BackfillOptions {
+        mode,
+        only_admins: args.only_admins,
+        concurrency: args.tenant.concurrency,
+        progress: !args.no_progress,
+    };
+    eprintln!(
+        "{} {}; policy: {policy_line}",
+        if mode == Mode::Plan {
+            "Planning for"
+        } else {
+            "Applying to"
+        },
+        connected.description
+    );
+    let run = backfill::run(&enroller, &options, &stop).await?;
+    let totals = Totals::of(&run.rows);
+    let kind = match mode {
+        Mode::Plan => "plan",
+        Mode::Apply => "apply",
+    };
+    let document = ReportDocument {
+        kind,
+        generated_at: now_rfc3339(),
+        tenant: &connected.description,
+        policy: policy_line,
+        interrupted: run.interrupted,
+        totals: &totals,
+        users: &run.rows,
+    };
+    let (csv, json) = report::write(&args.out, &document)?;
+    print!("{}", totals.render());
+    if mode == Mode::Apply {
+        let secs = run.elapsed.as_secs_f64();
+        println!(
+            "Graph writes: {} in {:.1} s ({:.1}/s)",
+            run.writes,
+            secs,
+            run.writes as f64 / secs.max(0.001)
+        );
+    }
+    println!("Report: {} and {}", csv.display(), json.display());
+    if let Some(reason) = &run.aborted {
+        eprintln!("error: stopped: {reason}");
+        return Ok(ExitCode::from(exit::PROBLEMS));
+    }
+    if run.interrupted {
+        eprintln!(
+            "Interrupted after {} user(s). Run the same command again to continue: users \
+             already done plan to nothing and are not written again.",
+            run.rows.len()
+        );
+        return Ok(ExitCode::from(exit::INTERRUPTED));
+    }
+    if totals.count(Decision::Failed) > 0 {
+        eprintln!(
+            "{} user(s) failed; see the report. A rerun tries them again.",
+            totals.count(Decision::Failed)
+        );
+        return Ok(ExitCode::from(exit::PROBLEMS));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Memory and audit for a run (see `autoenroll_cli::stores`).
+async fn stores(
+    mode: Mode,
+    args: &RunArgs,
+    connected: &Connected,
+) -> anyhow::Result<(DynMemory, DynAudit)> {
+    if let Some(table) = &args.table {
+        let aws = autoenroll_aws::config::load(None).await;
+        let store = Arc::new(autoenroll_aws::dynamo::DynamoStore::new(
+            autoenroll_aws::config::dynamodb_client(&aws),
+            table.clone(),
+        ));
+        return Ok((DynMemory(store.clone()), DynAudit(store)));
+    }
+    let memory = if connected.is_simulated() {
+        DynMemory(Arc::new(InMemoryMemoryStore::new()))
+    } else {
+        let file = FileMemoryStore::open(&args.state_file)
+            .await
+            .with_context(|| format!("--state-file {}", args.state_file.display()))?;
+        DynMemory(Arc::new(file))
+    };
+    let audit = match mode {
+        Mode::Plan => DynAudit(Arc::new(NoAudit)),
+        Mode::Apply => {
+            let path = args.out.join("audit.jsonl");
+            let sink = JsonlAuditSink::append(&path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            DynAudit(Arc::new(sink))
+        }
+    };
+    Ok((memory, audit))
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// Logs to stderr, `warn` by default so stdout stays the result; `RUST_LOG` wins.
