@@ -1,6 +1,18 @@
-//! autoenroll-reconcile
+//! autoenroll-reconcile: the scheduled `/users/delta` sweep ([`Reconciler::sweep`]) that sends
+//! every changed user to the enroll queue — the second trigger and the safety net for late or
+//! dropped change notifications.
+//!
+//! `main.rs` wires this to `lambda_runtime`; tests call [`Reconciler::sweep`] or
+//! [`ReconcileFunction::handle`] directly.
+
+use std::time::{Duration, SystemTime};
 
 use autoenroll_core::policy;
+use autoenroll_core::ports::{DeltaLinkStore, EnrollQueue};
+
+mod sweep;
+
+pub use sweep::{Reconciler, SweepError, SweepFailure, SweepReport, dedup_key};
 
 /// The variables this function reads itself, besides the policy's.
 const OWN_ENV_VARS: &[&str] = &[
@@ -28,3 +40,78 @@ pub const ENV_VARS: &[&str] = &{
     }
     all
 };
+
+/// Time kept free at the end of an invocation: no page is started later than this before the
+/// Lambda deadline (the function's timeout is 300 s; a later run continues).
+pub const DEADLINE_RESERVE: Duration = Duration::from_secs(60);
+/// How long a page started before that point may still take.
+pub const PAGE_GRACE: Duration = Duration::from_secs(30);
+
+/// The scheduled function around a [`Reconciler`].
+#[derive(Debug)]
+pub struct ReconcileFunction<L, Q> {
+    reconciler: Reconciler<L, Q>,
+}
+
+impl<L: DeltaLinkStore, Q: EnrollQueue> ReconcileFunction<L, Q> {
+    pub fn new(reconciler: Reconciler<L, Q>) -> Self {
+        Self { reconciler }
+    }
+
+    pub fn reconciler(&self) -> &Reconciler<L, Q> {
+        &self.reconciler
+    }
+
+    /// One scheduled run that must end by `lambda_deadline` (the invocation's deadline).
+    ///
+    /// A transient failure (Graph throttling or 5xx after the client's retries, a store or
+    /// queue outage) is logged and the run ends normally: its progress is stored and the next
+    /// run a minute later carries on, so one blip does not raise the failed-invocation alarm.
+    /// Anything else (a permission missing, a bad configuration) fails the invocation.
+    pub async fn handle(&self, lambda_deadline: SystemTime) -> Result<SweepReport, SweepFailure> {
+        let remaining = lambda_deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        let deadline = tokio::time::Instant::now() + remaining.saturating_sub(DEADLINE_RESERVE);
+        let grace = PAGE_GRACE.min(remaining.saturating_sub(DEADLINE_RESERVE / 2));
+        match self.reconciler.sweep(deadline, grace).await {
+            Ok(report) => {
+                log_report(&report);
+                Ok(report)
+            }
+            Err(failure) if failure.error.is_transient() => {
+                tracing::warn!(
+                    error = %failure.error,
+                    pages = failure.partial.pages,
+                    enqueued = failure.partial.enqueued,
+                    "sweep interrupted by a transient failure; the next run continues"
+                );
+                Ok(failure.partial)
+            }
+            Err(failure) => {
+                tracing::error!(
+                    error = %failure.error,
+                    pages = failure.partial.pages,
+                    enqueued = failure.partial.enqueued,
+                    "sweep failed"
+                );
+                Err(failure)
+            }
+        }
+    }
+}
+
+fn log_report(report: &SweepReport) {
+    tracing::info!(
+        pages = report.pages,
+        users = report.users,
+        enqueued = report.enqueued,
+        removed = report.removed,
+        excluded = report.excluded,
+        full_walk = report.full_walk,
+        restarted = report.restarted,
+        round_finished = report.round_finished,
+        stopped_for_time = report.stopped_for_time,
+        "sweep done"
+    );
+}
