@@ -141,8 +141,7 @@ impl World {
     }
 }
 
-/// Calls that change a user's enrollment (`checkMemberGroups` is a POST too, and Graph — like
-/// the simulator — counts it as a write, but it changes nothing).
+/// Calls that change a user's enrollment.
 fn enrollment_writes(c: &Counters) -> u64 {
     c.calls("POST /users/{user}/authentication*")
         + c.calls("PATCH /users/{user}/authentication*")
@@ -511,6 +510,9 @@ async fn break_glass_account_is_not_read_beyond_upn_and_groups() {
     let counters = w.sim.control().counters();
     assert_eq!(counters.calls("GET /users/{user}/authentication*"), 0);
     assert_eq!(enrollment_writes(&counters), 0);
+    // Group membership is read with a GET: not even the write quota is spent on it.
+    assert_eq!(counters.writes, 0);
+    assert_eq!(counters.calls("GET /users/{user}/transitiveMemberOf"), 1);
     w.sim.shutdown().await;
 }
 

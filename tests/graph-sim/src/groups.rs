@@ -31,6 +31,10 @@ pub(crate) fn routes() -> Router<AppState> {
             delete(remove_member),
         )
         .route("/users/{user}/memberOf", get(member_of))
+        .route(
+            "/users/{user}/transitiveMemberOf",
+            get(transitive_member_of),
+        )
         .route("/users/{user}/checkMemberGroups", post(check_member_groups))
         .route("/directoryRoles", get(list_roles))
         .route("/directoryRoles/{role}", get(get_role))
@@ -268,10 +272,31 @@ async fn remove_member(
 }
 
 async fn member_of(
+    state: State<AppState>,
+    info: Extension<RequestInfo>,
+    user: Path<String>,
+    query: ODataQuery,
+) -> GraphResult<Response> {
+    memberships(state, info, user, query, "memberOf")
+}
+
+/// Group membership is flat in the simulator (no nested groups), so the transitive list is the
+/// direct one. Docs: https://learn.microsoft.com/graph/api/user-list-transitivememberof
+async fn transitive_member_of(
+    state: State<AppState>,
+    info: Extension<RequestInfo>,
+    user: Path<String>,
+    query: ODataQuery,
+) -> GraphResult<Response> {
+    memberships(state, info, user, query, "transitiveMemberOf")
+}
+
+fn memberships(
     State(state): State<AppState>,
     Extension(info): Extension<RequestInfo>,
     Path(user): Path<String>,
     query: ODataQuery,
+    relation: &str,
 ) -> GraphResult<Response> {
     query.reject_unsupported(&[])?;
     let items = state
@@ -307,7 +332,7 @@ async fn member_of(
     page(
         &state,
         &info,
-        &format!("/users/{user}/memberOf"),
+        &format!("/users/{user}/{relation}"),
         "directoryObjects",
         items,
         &query,

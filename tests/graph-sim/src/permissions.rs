@@ -89,7 +89,7 @@ pub fn required(method: &Method, template: &str) -> Option<&'static [&'static st
                 USERS_WRITE
             }
         }
-        "/users/{user}/memberOf" => USERS_READ,
+        "/users/{user}/memberOf" | "/users/{user}/transitiveMemberOf" => USERS_READ,
         "/users/{user}/checkMemberGroups" => GROUPS_READ,
         "/users/{user}/authentication/methods"
         | "/users/{user}/authentication/methods/{method}" => METHODS_READ,

@@ -178,6 +178,25 @@ impl<'a> Users<'a> {
         Ok(req)
     }
 
+    /// `GET /v1.0/users/{id}/transitiveMemberOf?$select=id`: the ids of every group and
+    /// directory role the user belongs to, nested membership included.
+    ///
+    /// Prefer this to [`Self::check_member_groups`] on the per-user path: Graph charges every
+    /// POST — `checkMemberGroups` too, although it only reads — one write against the
+    /// 3,000-per-150 s app+tenant write quota (identity and access throttling limits), which
+    /// enrollment needs for the writes that change something.
+    pub async fn member_of_ids(&self, id: &str) -> Result<Vec<String>, GraphError> {
+        let mut req = self.client.request(
+            Method::GET,
+            ApiVersion::V1,
+            "/users/{id}/transitiveMemberOf",
+            &["users", id, "transitiveMemberOf"],
+        );
+        req.url.query_pairs_mut().append_pair("$select", "id");
+        let objects: Vec<crate::model::DirectoryObject> = self.client.collect_all(req).await?;
+        Ok(objects.into_iter().map(|o| o.id).collect())
+    }
+
     /// `POST /v1.0/users/{id}/checkMemberGroups`: which of `group_ids` the user is a member of,
     /// transitively. Asks in chunks of 20 (Graph's limit per call).
     pub async fn check_member_groups(
