@@ -348,7 +348,8 @@ pub fn mask(number: &str) -> String {
         .and_then(|r| r.split_once(' '))
     {
         Some((cc, national))
-            if !cc.is_empty()
+            // Country codes have 1 to 3 digits (E.164); a longer "code" is part of the number.
+            if (1..=3).contains(&cc.len())
                 && cc.bytes().all(|b| b.is_ascii_digit())
                 && !national.is_empty()
                 && national.bytes().all(|b| b.is_ascii_digit()) =>
