@@ -10,7 +10,7 @@
 //! let aws = runtime::aws_config().await; // honours AWS_ENDPOINT_URL
 //! let secrets = runtime::secrets(&aws);
 //! let graph = runtime::GraphSettings::from_env(&env)?
-//!     .build(secrets.as_ref(), &aws)
+//!     .build(&secrets, &aws)
 //!     .await?;
 //! let queue_url = env.required(runtime::QUEUE_URL)?;
 //! # let _ = (graph, queue_url);
@@ -166,11 +166,10 @@ pub async fn aws_config() -> SdkConfig {
     crate::config::load(None).await
 }
 
-/// The cached Secrets Manager reader every function uses for its secrets.
-pub fn secrets(aws: &SdkConfig) -> Arc<SecretsManagerSource> {
-    Arc::new(SecretsManagerSource::new(crate::config::secrets_client(
-        aws,
-    )))
+/// The cached Secrets Manager reader every function uses for its secrets (wrap it in an `Arc`
+/// to share it).
+pub fn secrets(aws: &SdkConfig) -> SecretsManagerSource {
+    SecretsManagerSource::new(crate::config::secrets_client(aws))
 }
 
 /// How a function signs in to Entra: [`CLIENT_ID`], and the client secret from Secrets Manager
