@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::client::{ApiVersion, GraphClient};
 use crate::error::GraphError;
+use crate::model::DirectoryObject;
 use crate::retry::RetrySafety;
 
 /// `graph.groups(group_id)`.
@@ -32,6 +33,21 @@ impl GraphClient {
 }
 
 impl Group<'_> {
+    /// `GET /v1.0/groups/{id}?$select=id,displayName`: whether the group exists (a missing one is
+    /// an error with [`GraphError::is_not_found`]) and its name — for `autoenroll doctor`.
+    pub async fn get(&self) -> Result<DirectoryObject, GraphError> {
+        let mut req = self.client.request(
+            Method::GET,
+            ApiVersion::V1,
+            "/groups/{id}",
+            &["groups", &self.id],
+        );
+        req.url
+            .query_pairs_mut()
+            .append_pair("$select", "id,displayName");
+        self.client.send_json(&req).await
+    }
+
     /// `POST /v1.0/groups/{id}/members/$ref` `{"@odata.id": ".../directoryObjects/{user}"}` → 204.
     /// Idempotent: an existing membership (including one our own earlier attempt created) is
     /// reported as [`MembershipChange::AlreadyMember`], so the call may be repeated after a 5xx.
