@@ -61,3 +61,333 @@ fn phone_with_an_unknown_region_is_a_configuration_error() {
         .code(2)
         .stderr(predicate::str::contains("--region"));
 }
+
+// ------------------------------------------------------------------------------------------
+// plan / apply
+// ------------------------------------------------------------------------------------------
+
+/// The Contoso seed's autoenroll app.
+const CONTOSO_APP: &str = "5d3e8b0f-6a2c-4f1e-8b7d-2c9a4e6f1b30";
+const CONTOSO_SECRET: &str = "sim-secret-autoenroll-Q8w~xV3pL9";
+/// The Contoso seed's app with only User.Read.All and UserAuthMethod-Phone.ReadWrite.All.
+const PHONE_ONLY_APP: &str = "0e5c2d7a-9f41-4b8e-a3c6-7d1f0b2e4a99";
+const PHONE_ONLY_SECRET: &str = "sim-secret-phone-only-4Tz~Kq1";
+const BREAK_GLASS: &str = "breakglass01@contoso.onmicrosoft.com";
+
+/// A simulator owned by the test, which the binary reaches as a "real" tenant through the
+/// local/test-only overrides (ARCHITECTURE.md), so its state survives between two runs.
+struct TestTenant {
+    sim: graph_sim::Sim,
+    dir: tempfile::TempDir,
+    ca_file: std::path::PathBuf,
+}
+
+impl TestTenant {
+    async fn start() -> Self {
+        let sim = graph_sim::Sim::start(graph_sim::SimOptions {
+            seed: graph_sim::Seed::contoso(),
+            ..Default::default()
+        })
+        .await
+        .expect("simulator starts");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ca_file = dir.path().join("sim-ca.pem");
+        std::fs::write(&ca_file, sim.ca_cert_pem()).expect("CA written");
+        Self { sim, dir, ca_file }
+    }
+
+    /// `autoenroll` pointed at this tenant as `client_id` with `secret`.
+    fn command(&self, client_id: &str, secret: &str, args: &[&str]) -> Command {
+        let mut cmd = autoenroll();
+        cmd.current_dir(self.dir.path())
+            .env("AUTOENROLL_CLIENT_SECRET", secret)
+            .env("AUTOENROLL_GRAPH_BASE_URL", self.sim.base_url())
+            .env("AUTOENROLL_AUTHORITY_HOST", self.sim.authority_host())
+            .env("AUTOENROLL_EXTRA_CA_PEM", &self.ca_file)
+            .args(args)
+            .args([
+                "--tenant-id",
+                &self.sim.tenant_id(),
+                "--client-id",
+                client_id,
+            ]);
+        cmd
+    }
+
+    /// Runs the command off the async runtime (the simulator keeps serving meanwhile).
+    async fn run(&self, mut cmd: Command) -> std::process::Output {
+        tokio::task::spawn_blocking(move || cmd.output().expect("autoenroll runs"))
+            .await
+            .expect("the blocking task finishes")
+    }
+
+    async fn stop(self) {
+        self.sim.shutdown().await;
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The report files `plan`/`apply` wrote into `dir` with this prefix.
+fn reports(dir: &std::path::Path, prefix: &str, ext: &str) -> Vec<std::path::PathBuf> {
+    let mut found: Vec<_> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(prefix) && n.ends_with(ext))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+#[test]
+fn plan_on_the_simulated_tenant_writes_csv_and_json_with_masked_numbers_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    autoenroll()
+        .current_dir(dir.path())
+        .args([
+            "plan",
+            "--no-progress",
+            "--out",
+            "reports",
+            "--default-region",
+            "NL",
+        ])
+        .args(["--exclude-upn", BREAK_GLASS])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("would enroll"));
+    let out = dir.path().join("reports");
+    let csv = reports(&out, "plan-", ".csv");
+    let json = reports(&out, "plan-", ".json");
+    assert_eq!(
+        (csv.len(), json.len()),
+        (1, 1),
+        "one CSV and one JSON report"
+    );
+    let csv_text = std::fs::read_to_string(&csv[0]).expect("CSV readable");
+    let json_text = std::fs::read_to_string(&json[0]).expect("JSON readable");
+    let report: serde_json::Value = serde_json::from_str(&json_text).expect("JSON report");
+    let users = report["users"].as_array().expect("users array");
+    assert_eq!(users.len(), 21, "every Contoso user has a row");
+    let adele = users
+        .iter()
+        .find(|u| u["userPrincipalName"] == "adele.vance@contoso.com")
+        .expect("Adele is in the report");
+    assert_eq!(adele["maskedNumber"], "+31 6******78");
+    assert_eq!(adele["decision"], "wouldEnroll");
+    let glass = users
+        .iter()
+        .find(|u| u["userPrincipalName"] == BREAK_GLASS)
+        .expect("the break-glass account is in the report");
+    assert_eq!(glass["decision"], "skipped");
+    assert_eq!(glass["reasons"][0], "excluded:upn");
+    assert!(csv_text.contains("adele.vance@contoso.com"));
+    // No number of the seed appears in clear, raw or normalised.
+    let region = "NL".parse().ok();
+    for user in graph_sim::Seed::contoso().users {
+        let Some(raw) = user.properties.get("mobilePhone").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        let mut forms = vec![raw.to_owned()];
+        if let Ok(n) = autoenroll_core::phone::normalize(raw, region) {
+            forms.push(n.graph.clone());
+            forms.push(n.graph.replace(' ', ""));
+        }
+        for form in forms
+            .iter()
+            .filter(|f| f.chars().filter(char::is_ascii_digit).count() >= 6)
+        {
+            assert!(
+                !csv_text.contains(form.as_str()),
+                "CSV shows {form} in clear"
+            );
+            assert!(
+                !json_text.contains(form.as_str()),
+                "JSON shows {form} in clear"
+            );
+        }
+    }
+    // Every number shown is masked: at most five digits left visible.
+    for user in users {
+        let masked = user["maskedNumber"].as_str().unwrap_or_default();
+        let visible = masked.chars().filter(char::is_ascii_digit).count();
+        assert!(visible <= 5, "{masked} shows too many digits");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_then_rerun_applies_nothing_and_remembers_registered_phones() {
+    let tenant = TestTenant::start().await;
+    let args = [
+        "apply",
+        "--no-progress",
+        "--default-region",
+        "NL",
+        "--exclude-upn",
+        BREAK_GLASS,
+        "--state-file",
+        "memory.json",
+    ];
+    let first = tenant
+        .run(tenant.command(CONTOSO_APP, CONTOSO_SECRET, &args))
+        .await;
+    assert!(
+        first.status.success(),
+        "first apply: {}",
+        text(&first.stderr)
+    );
+    let writes_after_first = tenant.sim.control().counters().writes;
+    assert!(writes_after_first > 0, "the first apply wrote to Graph");
+    assert!(text(&first.stdout).contains("enrolled"));
+    let adele = tenant
+        .sim
+        .control()
+        .user("adele.vance@contoso.com")
+        .expect("Adele exists");
+    assert_eq!(
+        adele["authentication"]["phones"]["mobile"]["phoneNumber"],
+        "+31 612345678"
+    );
+    // Entra turns `enabled` into `enforced` for a user who has a method (the simulator too).
+    assert_eq!(adele["authentication"]["perUserMfaState"], "enforced");
+    let glass = tenant
+        .sim
+        .control()
+        .user(BREAK_GLASS)
+        .expect("break-glass exists");
+    assert_eq!(glass["authentication"]["perUserMfaState"], "disabled");
+    let memory = std::fs::read_to_string(tenant.dir.path().join("memory.json"))
+        .expect("the memory file was written");
+    assert!(memory.contains("numberHash") && !memory.contains("612345678"));
+
+    let second = tenant
+        .run(tenant.command(CONTOSO_APP, CONTOSO_SECRET, &args))
+        .await;
+    assert!(second.status.success(), "rerun: {}", text(&second.stderr));
+    assert_eq!(
+        tenant.sim.control().counters().writes,
+        writes_after_first,
+        "the rerun wrote nothing"
+    );
+    let stdout = text(&second.stdout);
+    assert!(stdout.contains("Graph writes: 0 "), "{stdout}");
+    assert!(!stdout.contains("  enrolled "), "{stdout}");
+    tenant.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_only_admins_touches_directory_role_members_alone() {
+    let tenant = TestTenant::start().await;
+    let out = tenant
+        .run(tenant.command(
+            CONTOSO_APP,
+            CONTOSO_SECRET,
+            &[
+                "apply",
+                "--no-progress",
+                "--only-admins",
+                "--default-region",
+                "NL",
+            ],
+        ))
+        .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Graph writes:"), "{stdout}");
+    let adele = tenant
+        .sim
+        .control()
+        .user("adele.vance@contoso.com")
+        .expect("Adele");
+    assert_eq!(
+        adele["authentication"]["perUserMfaState"], "disabled",
+        "a non-admin is left for the full run"
+    );
+    let reports = reports(
+        &tenant.dir.path().join("autoenroll-reports"),
+        "apply-",
+        ".json",
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&reports[0]).expect("report")).expect("json");
+    let upns: Vec<&str> = report["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .filter_map(|u| u["userPrincipalName"].as_str())
+        .collect();
+    // Global Administrator: break-glass + it.admin; Authentication Administrator: Megan.
+    assert_eq!(
+        upns,
+        [
+            BREAK_GLASS,
+            "it.admin@contoso.com",
+            "megan.bowen@contoso.com"
+        ]
+    );
+    tenant.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_without_the_permissions_stops_and_says_why() {
+    let tenant = TestTenant::start().await;
+    let out = tenant
+        .run(tenant.command(
+            PHONE_ONLY_APP,
+            PHONE_ONLY_SECRET,
+            &["apply", "--no-progress", "--default-region", "NL"],
+        ))
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("autoenroll doctor"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        tenant.sim.control().counters().writes,
+        0,
+        "nothing was written"
+    );
+    tenant.stop().await;
+}
+
+#[test]
+fn plan_with_a_bad_policy_value_names_the_key_and_exits_two() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("autoenroll.toml"),
+        "mfa_mode = \"always\"\n",
+    )
+    .expect("policy");
+    autoenroll()
+        .current_dir(dir.path())
+        .args(["plan", "--no-progress"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("autoenroll.toml: mfa_mode:"));
+}
+
+#[test]
+fn real_tenant_without_a_client_secret_is_a_configuration_error() {
+    autoenroll()
+        .args([
+            "plan",
+            "--tenant-id",
+            "8f2c6a51-3b7e-4d0a-9c1e-5a4b2d9e7f10",
+        ])
+        .args(["--client-id", CONTOSO_APP])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("AUTOENROLL_CLIENT_SECRET"));
+}
