@@ -6,14 +6,21 @@
 //! hand-made or polled `SqsEvent`s.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use autoenroll_aws::dynamo::DynamoStore;
 use autoenroll_aws::metrics::EmfMetrics;
-use autoenroll_core::policy;
+use autoenroll_aws::runtime::{self, Env, GraphSettings, RuntimeError};
+use autoenroll_aws::secrets::SecretsManagerSource;
+use autoenroll_core::policy::{self, Policy, PolicyError};
 use autoenroll_core::ports::{AuditSink, MemoryStore};
+use autoenroll_graph::{GraphClient, GraphError, RetryConfig};
+use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 
 mod batch;
 mod enroller;
+pub mod local;
 
 pub use batch::{BatchError, handle_batch};
 pub use enroller::{Enroller, PlannedUser, Settle, UserReport, UserResult, read_error_summary};
@@ -88,4 +95,58 @@ impl<M: MemoryStore, A: AuditSink> EnrollFunction<M, A> {
     pub async fn handle(&self, event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
         handle_batch(&self.enroller, &self.metrics, &event).await
     }
+}
+
+/// Why the function could not start (configuration, secret, Graph client).
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("policy: {0}")]
+    Policy(#[from] PolicyError),
+    #[error("building the Graph client: {0}")]
+    Graph(#[from] GraphError),
+}
+
+/// Graph retries inside one invocation: the function's timeout is 60 s for a batch of up to 5
+/// users, so one call waits at most 20 s in total before the user is left for redelivery
+/// (the pacer and the queue's visibility timeout take it from there).
+pub const LAMBDA_RETRY: RetryConfig = RetryConfig {
+    max_attempts: 4,
+    min_delay: Duration::from_millis(500),
+    max_delay: Duration::from_secs(8),
+    max_total_wait: Duration::from_secs(20),
+};
+
+/// The function as Lambda runs it, from exactly [`ENV_VARS`] (plus the test-only overrides):
+/// DynamoDB for memory and audit, EMF metrics on stdout, and a Graph client that takes
+/// quota ÷ `AUTOENROLL_GRAPH_MAX_CONCURRENCY` (the event source's `MaximumConcurrency`).
+pub async fn from_env(
+    env: &Env,
+    aws: &SdkConfig,
+) -> Result<EnrollFunction<DynamoStore, DynamoStore>, StartupError> {
+    let settings = GraphSettings::from_env(env)?;
+    let policy = Policy::from_lookup(|name| env.optional(name))?;
+    let divisor = env
+        .parsed::<u32>(runtime::GRAPH_MAX_CONCURRENCY)?
+        .unwrap_or(1);
+    let secrets = SecretsManagerSource::new(autoenroll_aws::config::secrets_client(aws));
+    let config = settings
+        .graph_config(&secrets, aws)
+        .await?
+        .with_instance_share_divisor(divisor)
+        .with_retry(LAMBDA_RETRY);
+    let graph = GraphClient::new(config)?;
+    let store = DynamoStore::new(
+        autoenroll_aws::config::dynamodb_client(aws),
+        env.required(runtime::TABLE_NAME)?,
+    );
+    let enroller = Enroller::new(
+        graph,
+        Arc::new(policy),
+        settings.tenant_id,
+        store.clone(),
+        store,
+    );
+    Ok(EnrollFunction::new(enroller, EmfMetrics::stdout()))
 }

@@ -1,1 +1,18 @@
-fn main() {}
+//! Lambda entry point (SQS event source, `ReportBatchItemFailures`): build the function from
+//! the environment, then handle each batch.
+
+use autoenroll_aws::runtime::{self, Env};
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    runtime::init_tracing();
+    let aws = runtime::aws_config().await;
+    let function = autoenroll_enroll::from_env(&Env::from_process(), &aws).await?;
+    let function = &function;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        function.handle(event.payload).await.map_err(Error::from)
+    }))
+    .await
+}

@@ -387,3 +387,48 @@ async fn plan_user_reads_without_writing_and_enroll_user_applies_the_same_plan()
     assert_eq!(w.auth_changes(NEW_HIRE), 3);
     w.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn start_up_names_the_policy_variable_that_does_not_parse() {
+    let env = autoenroll_aws::runtime::Env::from_pairs([
+        ("AUTOENROLL_TENANT_ID", TENANT),
+        ("AUTOENROLL_CLIENT_ID", APP),
+        (
+            "AUTOENROLL_CLIENT_SECRET_ARN",
+            "arn:aws:secretsmanager:eu-west-1:0:secret:x",
+        ),
+        ("AUTOENROLL_TABLE_NAME", "t"),
+        ("AUTOENROLL_POLICY_MFA_MODE", "sometimes"),
+    ]);
+    let aws = autoenroll_aws::config::for_moto("http://127.0.0.1:9").await;
+    let err = autoenroll_enroll::from_env(&env, &aws).await.unwrap_err();
+    assert!(
+        err.to_string().contains("AUTOENROLL_POLICY_MFA_MODE"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn local_workers_drain_an_in_memory_queue_like_the_event_source_mapping() {
+    use autoenroll_aws::memory::{MemoryFifoQueue, MemoryPoller};
+    use autoenroll_core::ports::EnrollQueue;
+    let w = world().await;
+    let queue = MemoryFifoQueue::builder("local.fifo").build();
+    let requests: Vec<EnrollRequest> = [NEW_HIRE, ADELE, ISAIAH, BREAKGLASS, JOHANNA]
+        .iter()
+        .map(|u| request(u))
+        .collect();
+    queue.send_batch(&requests).await.unwrap();
+    let poller = MemoryPoller::new(queue.clone())
+        .batch_size(2)
+        .retry_delay(Duration::ZERO);
+    let report = autoenroll_enroll::local::drain(&w.function, &poller, 3, 100)
+        .await
+        .unwrap();
+    assert_eq!(report.deleted, 5, "{report:?}");
+    assert!(queue.is_empty());
+    assert_eq!(w.mobile(NEW_HIRE).as_deref(), Some("+31 633333333"));
+    assert_eq!(w.mobile(ADELE).as_deref(), Some("+31 612345678"));
+    assert_eq!(w.audit.records().len(), 5);
+    w.sim.shutdown().await;
+}

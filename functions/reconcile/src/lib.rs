@@ -5,10 +5,17 @@
 //! `main.rs` wires this to `lambda_runtime`; tests call [`Reconciler::sweep`] or
 //! [`ReconcileFunction::handle`] directly.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use autoenroll_core::policy;
+use autoenroll_aws::dynamo::DynamoStore;
+use autoenroll_aws::runtime::{self, Env, GraphSettings, RuntimeError};
+use autoenroll_aws::secrets::SecretsManagerSource;
+use autoenroll_aws::sqs::SqsQueue;
+use autoenroll_core::policy::{self, Policy, PolicyError};
 use autoenroll_core::ports::{DeltaLinkStore, EnrollQueue};
+use autoenroll_graph::{GraphClient, GraphError};
+use aws_config::SdkConfig;
 
 mod sweep;
 
@@ -114,4 +121,42 @@ fn log_report(report: &SweepReport) {
         stopped_for_time = report.stopped_for_time,
         "sweep done"
     );
+}
+
+/// Why the function could not start (configuration, secret, Graph client).
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("policy: {0}")]
+    Policy(#[from] PolicyError),
+    #[error("building the Graph client: {0}")]
+    Graph(#[from] GraphError),
+}
+
+/// The function as Lambda runs it, from exactly [`ENV_VARS`] (plus the test-only overrides):
+/// the delta link in DynamoDB, requests to the SQS FIFO enroll queue.
+pub async fn from_env(
+    env: &Env,
+    aws: &SdkConfig,
+) -> Result<ReconcileFunction<DynamoStore, SqsQueue>, StartupError> {
+    let settings = GraphSettings::from_env(env)?;
+    let policy = Policy::from_lookup(|name| env.optional(name))?;
+    let secrets = SecretsManagerSource::new(autoenroll_aws::config::secrets_client(aws));
+    let graph = GraphClient::new(settings.graph_config(&secrets, aws).await?)?;
+    let links = DynamoStore::new(
+        autoenroll_aws::config::dynamodb_client(aws),
+        env.required(runtime::TABLE_NAME)?,
+    );
+    let queue = SqsQueue::new(
+        autoenroll_aws::config::sqs_client(aws),
+        env.required(runtime::QUEUE_URL)?,
+    );
+    Ok(ReconcileFunction::new(Reconciler::new(
+        graph,
+        Arc::new(policy),
+        settings.tenant_id,
+        links,
+        queue,
+    )))
 }

@@ -1,1 +1,24 @@
-fn main() {}
+//! Lambda entry point (EventBridge Scheduler, every minute; any payload): build the function
+//! from the environment, then sweep until shortly before each invocation's deadline.
+
+use autoenroll_aws::runtime::{self, Env};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    runtime::init_tracing();
+    let aws = runtime::aws_config().await;
+    let function = autoenroll_reconcile::from_env(&Env::from_process(), &aws).await?;
+    let function = &function;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            let report = function.handle(event.context.deadline()).await?;
+            Ok::<_, Error>(serde_json::json!({
+                "pages": report.pages,
+                "enqueued": report.enqueued,
+                "roundFinished": report.round_finished,
+            }))
+        },
+    ))
+    .await
+}
