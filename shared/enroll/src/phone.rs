@@ -247,6 +247,9 @@ const PLACEHOLDERS: &[&str] = &[
     "ninguno",
 ];
 
+/// Longest extension kept (see [`normalize`]).
+pub const MAX_EXTENSION_DIGITS: usize = 9;
+
 /// Decode the numbering-plan metadata now (Lambda init phase) rather than on the first message.
 pub fn warm_up() {
     let _ = PHONE_NUMBER_UTIL.get_country_code_for_region(Region::NL);
@@ -298,6 +301,12 @@ pub fn normalize(
         .as_deref()
         .filter(|e| !e.is_empty())
         .map(str::to_owned);
+    // Graph's form writes the extension after an `x`, and libphonenumber reads at most 9 digits
+    // after an `x`: a longer extension (accepted after "ext") would give a Graph number that
+    // neither we nor `canonical` can read back.
+    if extension.as_ref().is_some_and(|e| e.len() > MAX_EXTENSION_DIGITS) {
+        return Err(PhoneRejection::TooLong);
+    }
     // The national significant number keeps Italy's leading zero (+39 02…), unlike the raw
     // `national_number` field.
     let mut graph = format!(

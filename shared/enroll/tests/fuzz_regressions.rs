@@ -65,3 +65,25 @@ fn mask_keeps_only_a_real_country_code_in_clear() {
     assert_eq!(phone::mask("+358 401234567"), "+358 4******67");
     assert_eq!(phone::mask("+31 612345678"), "+31 6******78");
 }
+
+/// Finding 2 (phone_normalize): an extension of 10+ digits after "ext" was kept, giving a Graph
+/// number ("+49 949433x34849494333") that normalize and `canonical` could not read back, so
+/// the same office phone would never compare equal to itself.
+#[test]
+fn an_extension_too_long_to_read_back_is_rejected() {
+    let de = Some("DE".parse().unwrap());
+    assert_eq!(
+        phone::normalize("949433ext34849494333", de),
+        Err(phone::PhoneRejection::TooLong)
+    );
+    assert_eq!(
+        phone::normalize("949433 ext. 1234567890", de),
+        Err(phone::PhoneRejection::TooLong)
+    );
+    let nine = phone::normalize("949433 ext 123456789", de).unwrap();
+    assert_eq!(nine.graph, "+49 949433x123456789");
+    assert_eq!(
+        phone::canonical(&nine.graph).as_deref(),
+        Some(nine.graph.as_str())
+    );
+}
