@@ -55,6 +55,8 @@ pub struct PolicyFlags {
 pub enum PolicySource {
     File(PathBuf),
     Defaults,
+    /// The file (or defaults), then command-line flags.
+    WithFlags(Box<PolicySource>),
 }
 
 impl std::fmt::Display for PolicySource {
@@ -62,6 +64,7 @@ impl std::fmt::Display for PolicySource {
         match self {
             PolicySource::File(p) => write!(f, "{}", p.display()),
             PolicySource::Defaults => f.write_str("built-in defaults"),
+            PolicySource::WithFlags(base) => write!(f, "{base} + command-line flags"),
         }
     }
 }
@@ -128,7 +131,11 @@ impl PolicyFlags {
             None => (String::new(), PolicySource::Defaults),
         };
         let policy = policy_with_flags(&text, &source, self)?;
-        Ok((policy, source))
+        if self.is_empty() {
+            Ok((policy, source))
+        } else {
+            Ok((policy, PolicySource::WithFlags(Box::new(source))))
+        }
     }
 }
 

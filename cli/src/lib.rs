@@ -6,11 +6,13 @@
 //! - [`tenant`]: a real tenant, or graph-sim in this process.
 //! - [`stores`]: memory and audit for `plan` / `apply`.
 //! - [`backfill`]: `plan` / `apply` over every user, through the enroll function's `Enroller`.
+//! - [`doctor`]: `autoenroll doctor` checks.
 //! - [`report`]: per-user CSV / JSON reports and totals.
 //! - [`table`]: plain-text tables for the terminal.
 
 pub mod backfill;
 pub mod config;
+pub mod doctor;
 pub mod phone_check;
 pub mod report;
 pub mod stores;

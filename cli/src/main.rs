@@ -79,6 +79,27 @@ write quota, with a progress bar (users done/total, writes per second, ETA) and 
 Safe to interrupt (Ctrl-C finishes the users in progress) and to run again: users that are \
 done plan to nothing and are not written to again.")]
     Apply(RunArgs),
+    /// Check the configuration and the tenant: token, permissions, subscription, exclusions.
+    #[command(
+        long_about = "Check the configuration and the tenant before trusting them: the \
+policy, that a token can be obtained, the app's granted roles against what the policy needs \
+(missing and excessive), the /users change-notification subscription and its expiry, the MFA \
+mode, and that every break-glass exclusion names a user or group that exists.\n\n\
+Exit status 1 when a check fails (warnings do not fail)."
+    )]
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+struct DoctorArgs {
+    #[command(flatten)]
+    tenant: TenantFlags,
+    /// The webhook's Function URL: fail unless a /users subscription points at it.
+    #[arg(long, value_name = "URL")]
+    notification_url: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 /// What `plan` and `apply` share.
@@ -148,6 +169,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Phone(args) => phone(args, &cli.policy),
         Command::Plan(args) => backfill_command(Mode::Plan, args, &cli.policy).await,
         Command::Apply(args) => backfill_command(Mode::Apply, args, &cli.policy).await,
+        Command::Doctor(args) => doctor(args, &cli.policy).await,
     }
 }
 
@@ -271,6 +293,40 @@ async fn backfill_with(
         return Ok(ExitCode::from(exit::PROBLEMS));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn doctor(args: DoctorArgs, policy_flags: &PolicyFlags) -> anyhow::Result<ExitCode> {
+    let (policy, source) = policy_flags.load()?;
+    let connected = args.tenant.connect().await?;
+    let checks =
+        autoenroll_cli::doctor::run(&connected.graph, &policy, args.notification_url.as_deref())
+            .await;
+    connected.close().await;
+    let mut checks = checks;
+    checks.insert(
+        0,
+        autoenroll_cli::doctor::Check {
+            check: "policy".into(),
+            status: autoenroll_cli::doctor::Status::Ok,
+            detail: format!("{source}: {}", config::describe(&policy)),
+        },
+    );
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&checks)?);
+    } else {
+        print!("{}", autoenroll_cli::doctor::render(&checks));
+    }
+    let count = |s| checks.iter().filter(|c| c.status == s).count();
+    let (failed, warned) = (
+        count(autoenroll_cli::doctor::Status::Fail),
+        count(autoenroll_cli::doctor::Status::Warn),
+    );
+    eprintln!("doctor: {failed} problem(s), {warned} warning(s)");
+    Ok(if failed > 0 {
+        ExitCode::from(exit::PROBLEMS)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Memory and audit for a run (see `autoenroll_cli::stores`).

@@ -391,3 +391,96 @@ fn real_tenant_without_a_client_secret_is_a_configuration_error() {
         .code(2)
         .stderr(predicate::str::contains("AUTOENROLL_CLIENT_SECRET"));
 }
+
+// ------------------------------------------------------------------------------------------
+// doctor
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn doctor_on_a_well_configured_simulated_tenant_exits_zero() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("autoenroll.toml"),
+        format!(
+            "default_region = \"NL\"\nexcluded_upns = [\"{BREAK_GLASS}\"]\n\
+             excluded_groups = [\"c0a80101-5e1f-4c3a-8d2b-000000000002\"]\n"
+        ),
+    )
+    .expect("policy file");
+    let out = autoenroll()
+        .current_dir(dir.path())
+        .args(["doctor", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let checks: serde_json::Value = serde_json::from_slice(&out).expect("JSON checks");
+    let find = |name: &str| {
+        checks
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|c| c["check"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} check"))
+    };
+    assert_eq!(find("token")["status"], "ok");
+    assert_eq!(find("missing roles")["status"], "ok");
+    assert_eq!(find("excluded UPN")["status"], "ok");
+    assert_eq!(find("excluded group")["status"], "ok");
+    // The Contoso app holds the phone-only role on top of the broader one: excessive.
+    let excessive = find("excessive roles");
+    assert_eq!(excessive["status"], "warn");
+    assert!(
+        excessive["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("UserAuthMethod-Phone.ReadWrite.All"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_with_an_app_missing_roles_lists_them_and_exits_one() {
+    let tenant = TestTenant::start().await;
+    let out = tenant
+        .run(tenant.command(
+            PHONE_ONLY_APP,
+            PHONE_ONLY_SECRET,
+            &[
+                "doctor",
+                "--default-region",
+                "NL",
+                "--exclude-upn",
+                BREAK_GLASS,
+            ],
+        ))
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let missing = stdout
+        .lines()
+        .find(|l| l.contains("missing roles"))
+        .unwrap_or_default();
+    assert!(missing.starts_with("FAIL"), "{stdout}");
+    assert!(
+        missing.contains("UserAuthenticationMethod.ReadWrite.All"),
+        "{missing}"
+    );
+    assert!(
+        missing.contains("Policy.ReadWrite.AuthenticationMethod"),
+        "{missing}"
+    );
+    tenant.stop().await;
+}
+
+#[test]
+fn doctor_with_a_misspelt_break_glass_upn_fails() {
+    autoenroll()
+        .args(["doctor", "--default-region", "NL"])
+        .args(["--exclude-upn", "breakglass1@contoso.onmicrosoft.com"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "breakglass1@contoso.onmicrosoft.com does not exist",
+        ));
+}
