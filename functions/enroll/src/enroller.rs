@@ -82,9 +82,13 @@ impl UserReport {
         let retry = match &self.result {
             UserResult::Finished(Outcome::Failed {
                 retryable, error, ..
-            }) => *retryable || is_systemic_summary(error),
+            }) => *retryable || is_systemic_summary(error) || is_server_error_summary(error),
             UserResult::Finished(_) => false,
-            UserResult::ReadFailed(e) => e.is_retryable() || is_systemic_read_error(e),
+            UserResult::ReadFailed(e) => {
+                e.is_retryable()
+                    || is_systemic_read_error(e)
+                    || matches!(e, ReadError::Graph(g) if g.status.is_some_and(|s| s >= 500))
+            }
         };
         if retry { Settle::Retry } else { Settle::Ack }
     }
@@ -124,6 +128,18 @@ impl UserReport {
 fn is_systemic_summary(error: &str) -> bool {
     let status = error.split_whitespace().next().unwrap_or_default();
     matches!(status, "401" | "403" | "Authentication" | "Config") || error.starts_with("memory:")
+}
+
+/// A 5xx the Graph client did not retry itself (a POST that may have been processed is
+/// never repeated inline, and 500 is not in its retry set). Graph's 500s are transient in
+/// practice; the message is delivered again, and the fresh read and plan make a repeat safe
+/// (a landed phone is found, not added twice). Acknowledging would lose the user for good.
+fn is_server_error_summary(error: &str) -> bool {
+    error
+        .split_whitespace()
+        .next()
+        .and_then(|status| status.parse::<u16>().ok())
+        .is_some_and(|status| status >= 500)
 }
 
 fn is_systemic_read_error(e: &ReadError) -> bool {
@@ -332,6 +348,14 @@ mod tests {
         ] {
             assert!(is_systemic_summary(summary), "{summary}");
         }
+    }
+
+    #[test]
+    fn server_errors_the_client_did_not_retry_are_retried_by_the_queue() {
+        assert!(is_server_error_summary("500 InternalServerError"));
+        assert!(is_server_error_summary("503"));
+        assert!(!is_server_error_summary("400 invalidRequest"));
+        assert!(!is_server_error_summary("Timeout"));
     }
 
     #[test]

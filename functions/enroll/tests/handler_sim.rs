@@ -432,3 +432,27 @@ async fn local_workers_drain_an_in_memory_queue_like_the_event_source_mapping() 
     assert_eq!(w.audit.records().len(), 5);
     w.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn graph_500_on_a_phone_write_leaves_the_message_for_another_attempt() {
+    let w = world().await;
+    // POST is not repeated inline after a 500 (it may have landed); the queue retries it.
+    w.sim
+        .control()
+        .add_fault(FaultRule::new(PHONE_POST, FaultKind::Status { status: 500 }).times(1));
+    let response = w
+        .function
+        .handle(event(vec![user_message("m1", NEW_HIRE)]))
+        .await
+        .unwrap();
+    assert_eq!(failed_ids(&response), vec!["m1"]);
+    assert_eq!(w.mobile(NEW_HIRE), None);
+    let response = w
+        .function
+        .handle(event(vec![user_message("m1", NEW_HIRE)]))
+        .await
+        .unwrap();
+    assert!(failed_ids(&response).is_empty());
+    assert_eq!(w.mobile(NEW_HIRE).as_deref(), Some("+31 633333333"));
+    w.sim.shutdown().await;
+}

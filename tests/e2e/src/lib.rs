@@ -112,6 +112,13 @@ pub struct StackOptions {
     /// Receives before a message moves to the dead-letter queue (the template: 5).
     pub max_receive_count: u32,
     pub retry: RetryConfig,
+    /// Per-attempt Graph timeout of the functions' client.
+    pub request_timeout: Duration,
+    /// Probability (0–1) that an enroll invocation crashes: its batch is cut off after a
+    /// random 0–`crash_within` (Graph calls in flight are abandoned, whatever they did stays
+    /// done) and the invocation fails, so every message of the batch is delivered again.
+    pub crash_rate: f64,
+    pub crash_within: Duration,
 }
 
 impl StackOptions {
@@ -132,6 +139,9 @@ impl StackOptions {
                 max_delay: Duration::from_millis(100),
                 max_total_wait: Duration::from_secs(2),
             },
+            request_timeout: Duration::from_secs(5),
+            crash_rate: 0.0,
+            crash_within: Duration::from_millis(40),
         }
     }
 }
@@ -150,6 +160,15 @@ pub fn policy() -> Policy {
 /// A Graph client for the enrollment app against `sim` (pacing off: the suites measure
 /// behaviour, not rate; the simulator still throttles).
 pub fn graph_client(sim: &Sim, retry: RetryConfig) -> Result<GraphClient, HarnessError> {
+    graph_client_with_timeout(sim, retry, Duration::from_secs(5))
+}
+
+/// [`graph_client`] with a per-attempt timeout.
+pub fn graph_client_with_timeout(
+    sim: &Sim,
+    retry: RetryConfig,
+    request_timeout: Duration,
+) -> Result<GraphClient, HarnessError> {
     let config = GraphConfig::new(
         sim.tenant_id(),
         APP,
@@ -159,7 +178,7 @@ pub fn graph_client(sim: &Sim, retry: RetryConfig) -> Result<GraphClient, Harnes
     .with_authority_host(sim.authority_host())
     .with_extra_root_ca_pem(sim.ca_cert_pem())
     .with_retry(retry)
-    .with_request_timeout(Duration::from_secs(5))
+    .with_request_timeout(request_timeout)
     .with_pacing(PacingConfig {
         enabled: false,
         ..PacingConfig::default()
@@ -354,6 +373,47 @@ pub struct Stack {
     pub enroll_metrics: CapturedMetrics,
     pub webhook_metrics: CapturedMetrics,
     pub workers: usize,
+    crashes: CrashInjector,
+}
+
+/// Decides which enroll invocations crash (a small seeded generator: runs repeat).
+#[derive(Debug)]
+struct CrashInjector {
+    rate: f64,
+    within_ms: u64,
+    state: std::sync::atomic::AtomicU64,
+    crashed: std::sync::atomic::AtomicU64,
+}
+
+impl CrashInjector {
+    fn new(rate: f64, within: Duration, seed: u64) -> Self {
+        Self {
+            rate,
+            within_ms: u64::try_from(within.as_millis()).unwrap_or(u64::MAX),
+            state: std::sync::atomic::AtomicU64::new(seed | 1),
+            crashed: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// xorshift64*: uniform in [0, 1).
+    fn next(&self) -> f64 {
+        use std::sync::atomic::Ordering;
+        let mut x = self.state.load(Ordering::Relaxed);
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.state.store(x, Ordering::Relaxed);
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// `Some(after)` when this invocation is to crash after `after`.
+    fn roll(&self) -> Option<Duration> {
+        if self.rate <= 0.0 || self.next() >= self.rate {
+            return None;
+        }
+        let ms = (self.next() * self.within_ms as f64) as u64;
+        Some(Duration::from_millis(ms))
+    }
 }
 
 impl Stack {
@@ -367,7 +427,7 @@ impl Stack {
         })
         .await
         .map_err(|e| HarnessError::Sim(e.to_string()))?;
-        let graph = graph_client(&sim, options.retry)?;
+        let graph = graph_client_with_timeout(&sim, options.retry, options.request_timeout)?;
         let queue = match &options.queue {
             QueueKind::Moto { endpoint } => {
                 StackQueue::moto(endpoint, options.batch_size, options.max_receive_count).await?
@@ -435,6 +495,7 @@ impl Stack {
             enroll_metrics,
             webhook_metrics,
             workers: options.workers,
+            crashes: CrashInjector::new(options.crash_rate, options.crash_within, options.rng_seed),
         })
     }
 
@@ -477,25 +538,62 @@ impl Stack {
     }
 
     /// Enroll workers take batches until the queue is empty (failed messages come back at
-    /// once and are retried, up to the dead-letter queue). At most `max_rounds` rounds.
+    /// once and are retried, up to the dead-letter queue). At most `max_rounds` rounds. With
+    /// a crash rate, some invocations are cut off part-way (see [`StackOptions::crash_rate`]).
     pub async fn drain(&self, max_rounds: usize) -> Result<DrainReport, HarnessError> {
-        let queue = &self.queue;
-        let (report, empty) = autoenroll_enroll::local::drain_until_settled(
-            &self.enroll,
-            queue,
-            self.workers,
-            max_rounds,
-            Duration::from_millis(50),
-            || queue.pending(),
-        )
-        .await
-        .map_err(|e| HarnessError::Queue(e.to_string()))?;
-        if !empty {
-            return Err(HarnessError::NotSettled(format!(
-                "enroll queue not empty after {max_rounds} rounds: {report:?}"
-            )));
+        let mut total = DrainReport::default();
+        for _ in 0..max_rounds {
+            let workers = (0..self.workers.max(1)).map(|_| {
+                autoenroll_aws::poller::drain(&self.queue, usize::MAX, |event| {
+                    self.invoke_enroll(event)
+                })
+            });
+            for report in futures::future::join_all(workers).await {
+                let report = report.map_err(|e| HarnessError::Queue(e.to_string()))?;
+                total.batches += report.batches;
+                total.messages += report.messages;
+                total.deleted += report.deleted;
+                total.left_for_redelivery += report.left_for_redelivery;
+                total.handler_errors += report.handler_errors;
+            }
+            let pending = self
+                .queue
+                .pending()
+                .await
+                .map_err(|e| HarnessError::Queue(e.to_string()))?;
+            if pending == 0 {
+                return Ok(total);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Ok(report)
+        Err(HarnessError::NotSettled(format!(
+            "enroll queue not empty after {max_rounds} rounds: {total:?}"
+        )))
+    }
+
+    /// One enroll invocation, possibly crashing part-way.
+    async fn invoke_enroll(
+        &self,
+        event: SqsEvent,
+    ) -> Result<aws_lambda_events::event::sqs::SqsBatchResponse, String> {
+        match self.crashes.roll() {
+            None => self.enroll.handle(event).await.map_err(|e| e.to_string()),
+            Some(after) => {
+                // The invocation dies: whatever it finished stays done, nothing is acknowledged.
+                let _ = tokio::time::timeout(after, self.enroll.handle(event)).await;
+                self.crashes
+                    .crashed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Err("injected crash".to_owned())
+            }
+        }
+    }
+
+    /// Enroll invocations crashed on purpose so far.
+    pub fn crashes(&self) -> u64 {
+        self.crashes
+            .crashed
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Notifications delivered, then the queue drained.
