@@ -33,6 +33,8 @@ pub struct BackfillArgs {
     pub latency_ms: u64,
     pub write_limit: u32,
     pub write_window: Duration,
+    /// Overrides the pacer's headroom (default: the library's).
+    pub headroom: Option<f64>,
 }
 
 impl Default for BackfillArgs {
@@ -44,6 +46,7 @@ impl Default for BackfillArgs {
             latency_ms: 80,
             write_limit: 3_000,
             write_window: Duration::from_secs(15),
+            headroom: None,
         }
     }
 }
@@ -135,10 +138,12 @@ fn sim_options(args: &BackfillArgs) -> SimOptions {
 fn pacing(args: &BackfillArgs) -> PacingConfig {
     // The pacer gets the same (scaled) write quota the simulator enforces, as a deployment
     // gets the documented one; everything else is the default.
+    let default = PacingConfig::default();
     PacingConfig {
         writes_per_window: args.write_limit,
         write_window: args.write_window,
-        ..PacingConfig::default()
+        headroom: args.headroom.unwrap_or(default.headroom),
+        ..default
     }
 }
 
@@ -210,6 +215,27 @@ fn longest_429_run(samples: &[Sample]) -> usize {
         best = best.max(run);
     }
     best
+}
+
+/// Writes and 429s per whole second, for the JSON report.
+fn timeline(samples: &[Sample]) -> serde_json::Value {
+    let seconds = samples.last().map_or(0, |s| s.at.ceil() as usize);
+    let writes: Vec<u64> = (0..seconds)
+        .map(|i| writes_at(samples, (i + 1) as f64) - writes_at(samples, i as f64))
+        .collect();
+    let throttled: Vec<u64> = (0..seconds)
+        .map(|i| {
+            let at = |t: f64| {
+                samples
+                    .iter()
+                    .take_while(|s| s.at <= t)
+                    .last()
+                    .map_or(0, |s| s.throttled)
+            };
+            at((i + 1) as f64) - at(i as f64)
+        })
+        .collect();
+    json!({ "writesPerSecond": writes, "throttledPerSecond": throttled })
 }
 
 /// Writes seen by the simulator at time `t` (the last sample at or before it).
@@ -284,17 +310,17 @@ pub async fn run(args: &BackfillArgs) -> anyhow::Result<ScenarioReport> {
         .find(|s| s.writes == writes)
         .map_or(total, |s| s.at);
     let window = args.write_window.as_secs_f64();
-    // Sustained rate: after the first quota window (whose full bucket lets a burst through),
-    // up to the last write.
-    let sustained = if last_write_at > window * 1.5 {
-        let w = writes - writes_at(&samples, window);
-        Some(w as f64 / (last_write_at - window))
-    } else {
-        None
-    };
+    // Sustained rate: over the whole quota windows after the first (whose full bucket lets a
+    // burst through), so a sliding-window pacer is measured over complete windows.
+    let whole = ((last_write_at - window) / window).floor();
+    let sustained = (whole >= 1.0).then(|| {
+        let (from, to) = (window, window * (1.0 + whole));
+        (writes_at(&samples, to) - writes_at(&samples, from)) as f64 / (to - from)
+    });
     // Everything Graph could have admitted while we wrote: the full bucket plus its refill.
     let admissible = f64::from(args.write_limit) + ceiling * last_write_at;
     let storm = longest_429_run(&samples);
+    report.series = Some(timeline(&samples));
 
     report
         .metric(Metric::new("users enrolled", enrolled as f64, "users").at_least(args.users as f64))
@@ -334,8 +360,8 @@ pub async fn run(args: &BackfillArgs) -> anyhow::Result<ScenarioReport> {
             .target("= writes per user", planned as u64 == writes),
         );
     report.note(format!(
-        "ceiling = {} writes / {} s = {ceiling:.0} writes/s; sustained = writes from the end of the first window ({window} s) to the last write ({last_write_at:.1} s); writer pacer factor at end {:.2}",
-        args.write_limit, window, pacer.factor
+        "ceiling = {} writes / {} s = {ceiling:.0} writes/s; sustained = writes in the whole windows from {window} s to {:.0} s (last write at {last_write_at:.1} s); pacer headroom {}, writer pacer factor at end {:.2}",
+        args.write_limit, window, window * (1.0 + whole.max(0.0)), pacing(args).headroom, pacer.factor
     ));
 
     // --- sequential baseline ---

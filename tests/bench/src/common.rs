@@ -13,6 +13,11 @@ pub const APP: &str = "5d3e8b0f-6a2c-4f1e-8b7d-2c9a4e6f1b30";
 pub const APP_SECRET: &str = "sim-secret-autoenroll-Q8w~xV3pL9";
 pub const DOMAIN: &str = "contoso.onmicrosoft.com";
 
+/// Users in the Contoso seed (on top of synthetic or created ones).
+pub fn seed_user_count() -> usize {
+    Seed::contoso().users.len()
+}
+
 pub async fn start_sim(options: SimOptions) -> anyhow::Result<Sim> {
     Sim::start(SimOptions {
         seed: Seed::contoso(),

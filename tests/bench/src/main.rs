@@ -17,6 +17,7 @@ use clap::{Parser, ValueEnum};
 mod backfill;
 mod common;
 mod report;
+mod scale;
 
 use report::{Machine, RunReport};
 
@@ -24,6 +25,7 @@ use report::{Machine, RunReport};
 enum Scenario {
     All,
     Backfill,
+    Scale,
 }
 
 #[derive(Debug, Parser)]
@@ -47,12 +49,25 @@ struct Args {
     /// Write quota window in seconds (Graph: 150; 15 runs ten times faster, same shape).
     #[arg(long, default_value_t = 15)]
     write_window_secs: u64,
+    /// Pacer headroom for the backfill (default: the Graph client's default).
+    #[arg(long)]
+    pacer_headroom: Option<f64>,
+    /// Tenant sizes the scale scenario plans over (comma separated).
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+    scale_sizes: Vec<usize>,
+    /// Users read and planned at once in the scale scenario.
+    #[arg(long, default_value_t = 32)]
+    scale_concurrency: usize,
     /// Where to write the JSON report.
     #[arg(long)]
     json: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
+    // The scale scenario re-runs this binary as its planner (peak RSS of its own).
+    if std::env::args().nth(1).as_deref() == Some(scale::CHILD_ARG) {
+        return scale::child_main();
+    }
     let args = Args::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -84,10 +99,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
             concurrency: args.concurrency,
             latency_ms: args.latency_ms,
             write_window: Duration::from_secs(args.write_window_secs.max(1)),
+            headroom: args.pacer_headroom,
             ..backfill::BackfillArgs::default()
         };
         eprintln!("bench: scenario 1 (backfill), {} users…", b.users);
         run.scenarios.push(backfill::run(&b).await?);
+    }
+    if wants(&args, Scenario::Scale) {
+        let s = scale::ScaleArgs {
+            sizes: args.scale_sizes.clone(),
+            concurrency: args.scale_concurrency,
+        };
+        run.scenarios.push(scale::run(&s).await?);
     }
     run.machine.load_at_end = report::load_average();
     run.duration_secs = started.elapsed().as_secs_f64();

@@ -60,6 +60,9 @@ pub struct ScenarioReport {
     pub metrics: Vec<Metric>,
     /// How figures were derived, what was extrapolated, why a target was missed.
     pub notes: Vec<String>,
+    /// Time series behind the figures (e.g. writes per second), for plots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series: Option<Value>,
     /// `uptime`-style load averages when the scenario started and ended.
     pub load_before: [f64; 3],
     pub load_after: [f64; 3],
@@ -72,6 +75,7 @@ impl ScenarioReport {
             parameters,
             metrics: Vec::new(),
             notes: Vec::new(),
+            series: None,
             load_before: load_average(),
             load_after: [0.0; 3],
         }
