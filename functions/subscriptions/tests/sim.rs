@@ -264,6 +264,25 @@ async fn first_run_creates_one_subscription_and_a_second_run_changes_nothing() {
 }
 
 #[tokio::test]
+async fn the_lambda_handler_ensures_the_subscription_and_reports_ids_only() {
+    let setup = Setup::start().await;
+    let function = autoenroll_subscriptions::SubscriptionsFunction {
+        graph: setup.graph.clone(),
+        store: InMemorySubscriptionStore::new(),
+        secrets: StaticSecrets::new().with(CLIENT_STATE_ARN, CLIENT_STATE),
+        config: setup.config(),
+    };
+    // EventBridge Scheduler's payload is not used; the simulator's clock is real time here.
+    let event = lambda_runtime::LambdaEvent::new(json!({}), lambda_runtime::Context::default());
+    let report = function.handle(event).await.expect("handled");
+    assert!(report.created);
+    assert_eq!(ids(&setup.live()), vec![report.subscription_id.clone()]);
+    let answer = serde_json::to_string(&report).expect("serialises");
+    assert!(!answer.contains(CLIENT_STATE), "{answer}");
+    setup.stop().await;
+}
+
+#[tokio::test]
 async fn subscription_near_expiry_is_renewed_in_place() {
     let setup = Setup::start().await;
     let first = setup.run().await;

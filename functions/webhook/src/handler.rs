@@ -459,7 +459,30 @@ fn parse(body: &[u8]) -> Result<(Option<notification::ChangeNotificationCollecti
             problem: ItemProblem::NotAUser(_) | ItemProblem::NotAUserType(_),
             ..
         }) => without_non_users(body),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(describe(&e)),
+    }
+}
+
+/// What was wrong, for the log — without any value from the body (serde's messages quote
+/// them, and a hostile body may carry anything).
+fn describe(error: &ParseError) -> String {
+    let problem = |p: &ItemProblem| match p {
+        ItemProblem::Missing(field) => format!("`{field}` is missing"),
+        ItemProblem::NotAGuid(field) => format!("`{field}` is not a GUID"),
+        ItemProblem::NotADateTime(field) => format!("`{field}` is not a date-time"),
+        ItemProblem::BothKinds => "both changeType and lifecycleEvent".into(),
+        ItemProblem::NeitherKind => "neither changeType nor lifecycleEvent".into(),
+        ItemProblem::UnknownChangeType(_) => "unknown changeType".into(),
+        ItemProblem::UnknownLifecycleEvent(_) => "unknown lifecycleEvent".into(),
+        ItemProblem::NotAUser(_) | ItemProblem::NotAUserType(_) => "not a user".into(),
+        ItemProblem::ResourceDataMismatch => "resourceData does not match".into(),
+        ItemProblem::ClientStateTooLong => "clientState too long".into(),
+    };
+    match error {
+        ParseError::Malformed(_) => "not JSON of the changeNotificationCollection shape".into(),
+        ParseError::Empty => "no notification".into(),
+        ParseError::TooMany { count, max } => format!("{count} notifications (max {max})"),
+        ParseError::Item { index, problem: p } => format!("item {index}: {}", problem(p)),
     }
 }
 
@@ -468,7 +491,8 @@ fn parse(body: &[u8]) -> Result<(Option<notification::ChangeNotificationCollecti
 fn without_non_users(
     body: &[u8],
 ) -> Result<(Option<notification::ChangeNotificationCollection>, u64), String> {
-    let mut document: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let mut document: Value = serde_json::from_slice(body)
+        .map_err(|e| describe(&ParseError::Malformed(e.to_string())))?;
     let Some(items) = document.get_mut("value").and_then(Value::as_array_mut) else {
         return Err("missing field `value`".into());
     };
@@ -496,7 +520,7 @@ fn without_non_users(
     }
     *items = kept;
     let collection = notification::parse_collection(document.to_string().as_bytes())
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| describe(&e))?;
     Ok((Some(collection), dropped))
 }
 
@@ -555,6 +579,16 @@ mod tests {
             assert!(!is_json(Some(bad)), "{bad}");
         }
         assert!(!is_json(None));
+    }
+
+    #[test]
+    fn parse_errors_are_described_without_values_from_the_body() {
+        let body = br#"{"value":[{"subscriptionId":"s3cr3t-value-from-body"}]}"#;
+        let why = parse(body).unwrap_err();
+        assert!(!why.contains("s3cr3t"), "{why}");
+        let body = br#"{"value":"+31612345678"}"#;
+        let why = parse(body).unwrap_err();
+        assert!(!why.contains("+316"), "{why}");
     }
 
     #[test]

@@ -44,3 +44,37 @@ impl WebhookConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_comes_from_the_declared_variables_only() {
+        let env = Env::from_pairs([
+            (
+                "AUTOENROLL_TENANT_ID",
+                "8F2C6A51-3B7E-4D0A-9C1E-5A4B2D9E7F10",
+            ),
+            ("AUTOENROLL_CLIENT_STATE_SECRET_ARN", "arn:cs"),
+        ]);
+        let config = WebhookConfig::from_env(&env).unwrap();
+        assert_eq!(config.tenant_id, "8f2c6a51-3b7e-4d0a-9c1e-5a4b2d9e7f10");
+        assert_eq!(config.client_state_secret, "arn:cs");
+        for name in [
+            runtime::TENANT_ID,
+            runtime::CLIENT_STATE_SECRET_ARN,
+            runtime::QUEUE_URL,
+        ] {
+            assert!(ENV_VARS.contains(&name), "{name}");
+        }
+        let missing = Env::from_pairs([(
+            "AUTOENROLL_TENANT_ID",
+            "8f2c6a51-3b7e-4d0a-9c1e-5a4b2d9e7f10",
+        )]);
+        assert!(matches!(
+            WebhookConfig::from_env(&missing),
+            Err(RuntimeError::Missing("AUTOENROLL_CLIENT_STATE_SECRET_ARN"))
+        ));
+    }
+}
