@@ -55,6 +55,8 @@ pub struct PolicyFlags {
 pub enum PolicySource {
     File(PathBuf),
     Defaults,
+    /// A policy built into a command (`local`'s demo policy).
+    Builtin(String),
     /// The file (or defaults), then command-line flags.
     WithFlags(Box<PolicySource>),
 }
@@ -64,6 +66,7 @@ impl std::fmt::Display for PolicySource {
         match self {
             PolicySource::File(p) => write!(f, "{}", p.display()),
             PolicySource::Defaults => f.write_str("built-in defaults"),
+            PolicySource::Builtin(name) => f.write_str(name),
             PolicySource::WithFlags(base) => write!(f, "{base} + command-line flags"),
         }
     }
@@ -120,6 +123,15 @@ impl PolicyFlags {
 
     /// The policy: the file (if any), then the flags.
     pub fn load(&self) -> Result<(Policy, PolicySource), ConfigError> {
+        self.load_or(None)
+    }
+
+    /// Like [`PolicyFlags::load`], with `default` (TOML text and its name) instead of the
+    /// built-in defaults when there is no policy file.
+    pub fn load_or(
+        &self,
+        default: Option<(&str, &str)>,
+    ) -> Result<(Policy, PolicySource), ConfigError> {
         let (text, source) = match self.config_path() {
             Some(path) => {
                 let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
@@ -128,7 +140,10 @@ impl PolicyFlags {
                 })?;
                 (text, PolicySource::File(path))
             }
-            None => (String::new(), PolicySource::Defaults),
+            None => match default {
+                Some((text, name)) => (text.to_owned(), PolicySource::Builtin(name.to_owned())),
+                None => (String::new(), PolicySource::Defaults),
+            },
         };
         let policy = policy_with_flags(&text, &source, self)?;
         if self.is_empty() {

@@ -7,12 +7,15 @@
 //! - [`stores`]: memory and audit for `plan` / `apply`.
 //! - [`backfill`]: `plan` / `apply` over every user, through the enroll function's `Enroller`.
 //! - [`doctor`]: `autoenroll doctor` checks.
+//! - [`local`]: `autoenroll local`, the whole pipeline on a simulated tenant (and the reusable
+//!   local stack in [`local::stack`]).
 //! - [`report`]: per-user CSV / JSON reports and totals.
 //! - [`table`]: plain-text tables for the terminal.
 
 pub mod backfill;
 pub mod config;
 pub mod doctor;
+pub mod local;
 pub mod phone_check;
 pub mod report;
 pub mod stores;

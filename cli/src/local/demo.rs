@@ -1,0 +1,503 @@
+//! A generated, realistic demo tenant for `autoenroll local`: the mess an administrator finds
+//! in a real directory. Deterministic (same `--users N`, same tenant), so runs compare.
+//!
+//! What it holds, roughly per hundred users: mobile numbers from nine countries written every
+//! way AD allows (national `06-…`, `+31 (0)6 …`, `0031 …`, spaced, dashed, bracketed), users
+//! without a number, placeholders (`n/a`, `-`, `TBD`), unreadable values, landlines and
+//! switchboard extensions in the mobile field, guests, disabled accounts, users who registered
+//! their own phone (some with another number than AD's), Authenticator users, directory
+//! administrators, and two break-glass accounts that the demo policy excludes by UPN and group.
+
+use graph_sim::Seed;
+use serde_json::{Value, json};
+
+/// The demo tenant's id and domain.
+pub const TENANT_ID: &str = "b7d4e1a2-5c3f-4e6d-8a9b-0c1d2e3f4a5b";
+pub const DOMAIN: &str = "contoso-demo.com";
+/// The demo's autoenroll app (least privilege for the demo policy).
+pub const APP_CLIENT_ID: &str = "c1a2b3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d";
+pub const APP_SECRET: &str = "demo-secret-autoenroll-local~1";
+/// The "Emergency access accounts" group.
+pub const BREAK_GLASS_GROUP: &str = "e0e0e0e0-0000-4000-8000-00000000b6a5";
+pub const BREAK_GLASS_UPNS: [&str; 2] = [
+    "breakglass01@contoso-demo.onmicrosoft.com",
+    "breakglass02@contoso-demo.onmicrosoft.com",
+];
+
+/// The policy `autoenroll local` runs with unless `--config` / `./autoenroll.toml` says
+/// otherwise: national numbers are Dutch, the break-glass accounts are excluded twice over.
+pub fn policy_toml() -> String {
+    format!(
+        "default_region = \"NL\"\nmfa_mode = \"per-user-enabled\"\nset_sms_default = true\n\
+         excluded_upns = [\"{}\", \"{}\"]\nexcluded_groups = [\"{BREAK_GLASS_GROUP}\"]\n",
+        BREAK_GLASS_UPNS[0], BREAK_GLASS_UPNS[1]
+    )
+}
+
+/// SplitMix64: tiny, deterministic, good enough to spread demo data.
+#[derive(Debug, Clone)]
+pub struct DemoRng(u64);
+
+impl DemoRng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+
+    /// `n` random decimal digits.
+    pub fn digits(&mut self, n: usize) -> String {
+        (0..n)
+            .map(|_| char::from(b'0' + self.below(10) as u8))
+            .collect()
+    }
+}
+
+const FIRST: &[&str] = &[
+    "Anna", "Bram", "Chloe", "Daan", "Emma", "Finn", "Greta", "Hugo", "Iris", "Jonas", "Kim",
+    "Lars", "Mila", "Noah", "Olivia", "Pieter", "Quinn", "Ruby", "Sven", "Tess", "Umar", "Vera",
+    "Wout", "Xander", "Yara", "Zoe", "Aisha", "Ben", "Carlos", "Deepa", "Elena", "Felix", "Hana",
+    "Ivan", "Jasper", "Klaus", "Lucia", "Marek", "Nina", "Oscar", "Priya", "Rosa", "Sanne",
+    "Thomas",
+];
+const LAST: &[&str] = &[
+    "de Vries",
+    "Jansen",
+    "Bakker",
+    "Visser",
+    "Smit",
+    "Meijer",
+    "Mulder",
+    "Bos",
+    "Vos",
+    "Peters",
+    "Hendriks",
+    "Dekker",
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+    "Williams",
+    "Johnson",
+    "Garcia",
+    "Martinez",
+    "Lopez",
+    "Dubois",
+    "Martin",
+    "Bernard",
+    "Peeters",
+    "Janssens",
+    "Maes",
+    "Sharma",
+    "Patel",
+    "Kumar",
+    "Rossi",
+    "Keller",
+    "Huber",
+    "Novak",
+    "Kowalski",
+];
+
+/// A valid, SMS-capable mobile number from one of nine countries, written the way AD might
+/// hold it. Dutch numbers are often national (the demo policy's default region is NL).
+pub fn mobile_number(rng: &mut DemoRng) -> (String, &'static str) {
+    let country = rng.below(100);
+    match country {
+        0..45 => {
+            let n = format!("6{}{}", rng.pick(&["1", "2", "3", "4", "5"]), rng.digits(7));
+            let formatted = match rng.below(6) {
+                0 => format!("0{}-{}", &n[..1], &n[1..]),
+                1 => format!("0{} {} {}", &n[..1], &n[1..5], &n[5..]),
+                2 => format!("+31 {} {}", &n[..1], &n[1..]),
+                3 => format!("+31{n}"),
+                4 => format!("0031 {} {} {}", &n[..1], &n[1..5], &n[5..]),
+                _ => format!("+31 (0){} {}", &n[..1], &n[1..]),
+            };
+            (formatted, "NL")
+        }
+        45..57 => {
+            let prefix = rng.pick(&["170", "171", "175"]);
+            let rest = rng.digits(7);
+            let formatted = if rng.below(2) == 0 {
+                format!("+49 {prefix} {rest}")
+            } else {
+                format!("+49 (0){prefix}-{rest}")
+            };
+            (formatted, "DE")
+        }
+        57..67 => {
+            let prefix = rng.pick(&["7700", "7911", "7956", "7824", "7400"]);
+            (format!("+44 {prefix} {}", rng.digits(6)), "GB")
+        }
+        67..77 => {
+            let area = rng.pick(&["206", "425"]);
+            let line = format!("01{}", rng.digits(2));
+            let formatted = match rng.below(3) {
+                0 => format!("+1 ({area}) 555-{line}"),
+                1 => format!("+1 {area}-555-{line}"),
+                _ => format!("+1 {area} 555 {line}"),
+            };
+            (formatted, "US")
+        }
+        77..83 => (
+            format!(
+                "+32 47{} {} {} {}",
+                rng.digits(1),
+                rng.digits(2),
+                rng.digits(2),
+                rng.digits(2)
+            ),
+            "BE",
+        ),
+        83..89 => (
+            format!(
+                "+33 {} {} {} {} {}",
+                rng.pick(&["6", "7"]),
+                rng.digits(2),
+                rng.digits(2),
+                rng.digits(2),
+                rng.digits(2)
+            ),
+            "FR",
+        ),
+        89..94 => (
+            format!("+34 6{} {} {}", rng.digits(2), rng.digits(3), rng.digits(3)),
+            "ES",
+        ),
+        94..97 => (format!("+91 98{} {}", rng.digits(3), rng.digits(5)), "IN"),
+        _ => (
+            format!(
+                "+41 79 {} {} {}",
+                rng.digits(3),
+                rng.digits(2),
+                rng.digits(2)
+            ),
+            "CH",
+        ),
+    }
+}
+
+/// The same kind of number in Graph's format (what a user types in My Sign-Ins).
+fn own_phone(rng: &mut DemoRng) -> String {
+    format!(
+        "+31 6{}{}",
+        rng.pick(&["1", "2", "3", "4", "5"]),
+        rng.digits(7)
+    )
+}
+
+/// What kind of directory entry a generated user is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persona {
+    Mobile,
+    NoNumber,
+    Placeholder,
+    Unreadable,
+    Landline,
+    Extension,
+    Guest,
+    Disabled,
+    OwnPhoneDiffers,
+    OwnPhoneSame,
+    Authenticator,
+    /// Enrolled years ago by the MSOnline script: phone, SMS default, MFA enforced.
+    AlreadyProtected,
+}
+
+fn persona(rng: &mut DemoRng) -> Persona {
+    match rng.below(100) {
+        0..52 => Persona::Mobile,
+        52..59 => Persona::NoNumber,
+        59..64 => Persona::Placeholder,
+        64..68 => Persona::Unreadable,
+        68..73 => Persona::Landline,
+        73..75 => Persona::Extension,
+        75..80 => Persona::Guest,
+        80..84 => Persona::Disabled,
+        84..92 => Persona::OwnPhoneDiffers,
+        92..95 => Persona::OwnPhoneSame,
+        95..97 => Persona::AlreadyProtected,
+        _ => Persona::Authenticator,
+    }
+}
+
+/// One generated user as seed JSON (`index` makes the UPN unique).
+pub fn user(rng: &mut DemoRng, index: usize) -> Value {
+    let first = *rng.pick(FIRST);
+    let last = *rng.pick(LAST);
+    let local: String = format!("{first}.{last}")
+        .to_lowercase()
+        .chars()
+        .map(|c| match c {
+            ' ' => '-',
+            'ü' => 'u',
+            other => other,
+        })
+        .collect();
+    let upn = format!("{local}{index}@{DOMAIN}");
+    let persona = persona(rng);
+    let (number, region) = mobile_number(rng);
+    let synced = rng.below(3) > 0;
+    let mut user = json!({
+        "userPrincipalName": upn,
+        "displayName": format!("{first} {last}"),
+        "givenName": first,
+        "surname": last,
+        "mail": upn,
+        "usageLocation": region,
+        "accountEnabled": true,
+        "userType": "Member",
+        "onPremisesSyncEnabled": synced,
+        "mobilePhone": number,
+    });
+    let set = |user: &mut Value, key: &str, value: Value| {
+        if let Some(map) = user.as_object_mut() {
+            map.insert(key.to_owned(), value);
+        }
+    };
+    match persona {
+        Persona::Mobile => {}
+        Persona::NoNumber => set(
+            &mut user,
+            "mobilePhone",
+            if rng.below(2) == 0 {
+                Value::Null
+            } else {
+                json!("")
+            },
+        ),
+        Persona::Placeholder => set(
+            &mut user,
+            "mobilePhone",
+            json!(rng.pick(&["n/a", "-", "none", "TBD", "geen", "."])),
+        ),
+        Persona::Unreadable => set(
+            &mut user,
+            "mobilePhone",
+            json!(rng.pick(&[
+                "+31 6 1234",
+                "12345",
+                "ask reception",
+                "+999 1234567",
+                "06-123"
+            ])),
+        ),
+        Persona::Landline => set(
+            &mut user,
+            "mobilePhone",
+            json!(format!(
+                "{}{}",
+                rng.pick(&["020-", "+31 20 ", "010 ", "+49 89 "]),
+                rng.digits(7)
+            )),
+        ),
+        Persona::Extension => set(
+            &mut user,
+            "mobilePhone",
+            json!(format!(
+                "+1 (206) 555-01{} x{}",
+                rng.digits(2),
+                rng.digits(3)
+            )),
+        ),
+        Persona::Guest => {
+            let guest = format!("{local}_fabrikam.com#EXT#@contoso-demo.onmicrosoft.com");
+            set(&mut user, "userPrincipalName", json!(guest));
+            set(&mut user, "userType", json!("Guest"));
+            set(&mut user, "onPremisesSyncEnabled", json!(false));
+            set(&mut user, "mail", json!(format!("{local}@fabrikam.com")));
+        }
+        Persona::Disabled => set(&mut user, "accountEnabled", json!(false)),
+        Persona::OwnPhoneDiffers => set(
+            &mut user,
+            "authentication",
+            json!({"phoneMethods": [{"phoneType": "mobile", "phoneNumber": own_phone(rng)}]}),
+        ),
+        Persona::OwnPhoneSame => {
+            let graph = autoenroll_core::phone::normalize(&number, "NL".parse().ok())
+                .map(|n| n.graph)
+                .unwrap_or_else(|_| own_phone(rng));
+            set(
+                &mut user,
+                "authentication",
+                json!({"phoneMethods": [{"phoneType": "mobile", "phoneNumber": graph}],
+                       "preferredSecondaryMethod": "sms"}),
+            );
+        }
+        Persona::AlreadyProtected => {
+            let graph = autoenroll_core::phone::normalize(&number, "NL".parse().ok())
+                .map(|n| n.graph)
+                .unwrap_or_else(|_| own_phone(rng));
+            set(
+                &mut user,
+                "authentication",
+                json!({"phoneMethods": [{"phoneType": "mobile", "phoneNumber": graph}],
+                       "preferredSecondaryMethod": "sms", "perUserMfaState": "enforced"}),
+            );
+        }
+        Persona::Authenticator => set(
+            &mut user,
+            "authentication",
+            json!({"otherMethods": ["microsoftAuthenticator"], "preferredSecondaryMethod": "push"}),
+        ),
+    }
+    user
+}
+
+/// The demo tenant with `users` people (at least the fixed accounts: two break-glass, four
+/// administrators).
+pub fn tenant(users: usize) -> Seed {
+    let mut rng = DemoRng::new(0x00A0_7E17_0C01 ^ users as u64);
+    let mut list = Vec::with_capacity(users + 6);
+    for upn in BREAK_GLASS_UPNS {
+        list.push(json!({
+            "userPrincipalName": upn,
+            "displayName": "Emergency access",
+            "accountEnabled": true,
+            "userType": "Member",
+            "authentication": {"otherMethods": ["fido2"]},
+        }));
+    }
+    let admins = [
+        ("it.admin", "IT Admin", "Global Administrator"),
+        (
+            "helpdesk.lead",
+            "Helpdesk Lead",
+            "Authentication Administrator",
+        ),
+        ("user.admin", "User Admin", "User Administrator"),
+        (
+            "security.officer",
+            "Security Officer",
+            "Security Administrator",
+        ),
+    ];
+    for (name, display, _) in admins {
+        let (number, _) = mobile_number(&mut rng);
+        list.push(json!({
+            "userPrincipalName": format!("{name}@{DOMAIN}"),
+            "displayName": display,
+            "accountEnabled": true,
+            "userType": "Member",
+            "mobilePhone": number,
+        }));
+    }
+    let fixed = list.len();
+    for i in fixed..users.max(fixed) {
+        list.push(user(&mut rng, i));
+    }
+    let role = |name: &str, template: &str, members: Vec<String>| json!({"displayName": name, "roleTemplateId": template, "members": members});
+    let seed = json!({
+        "tenant": {"id": TENANT_ID, "displayName": "Contoso Demo", "defaultDomain": "contoso-demo.onmicrosoft.com"},
+        "apps": [{
+            "clientId": APP_CLIENT_ID,
+            "displayName": "autoenroll",
+            "secrets": [APP_SECRET],
+            "roles": ["User.Read.All", "UserAuthenticationMethod.ReadWrite.All",
+                      "Policy.ReadWrite.AuthenticationMethod", "GroupMember.Read.All"],
+        }],
+        "users": list,
+        "groups": [{
+            "id": BREAK_GLASS_GROUP,
+            "displayName": "Emergency access accounts",
+            "members": BREAK_GLASS_UPNS,
+        }],
+        "directoryRoles": [
+            role("Global Administrator", "62e90394-69f5-4237-9190-012177145e10",
+                 vec![BREAK_GLASS_UPNS[0].to_owned(), BREAK_GLASS_UPNS[1].to_owned(), format!("it.admin@{DOMAIN}")]),
+            role("Authentication Administrator", "c4e39bd9-1100-46d3-8c65-fb160da0071f",
+                 vec![format!("helpdesk.lead@{DOMAIN}")]),
+            role("User Administrator", "fe930be7-5e62-47db-91af-98c3a49a38b1",
+                 vec![format!("user.admin@{DOMAIN}")]),
+            role("Security Administrator", "194ae4cb-b126-40b2-bd5b-6091b380977d",
+                 vec![format!("security.officer@{DOMAIN}")]),
+        ],
+    });
+    serde_json::from_value(seed).unwrap_or_default()
+}
+
+/// A new hire as HR provisioning creates them (`index` keeps UPNs unique).
+pub fn new_hire(rng: &mut DemoRng, index: usize) -> Value {
+    let first = *rng.pick(FIRST);
+    let last = *rng.pick(LAST);
+    let local = format!("{first}.{last}")
+        .to_lowercase()
+        .replace(' ', "-")
+        .replace('ü', "u");
+    let upn = format!("{local}.new{index}@{DOMAIN}");
+    let (number, region) = mobile_number(rng);
+    json!({
+        "userPrincipalName": upn,
+        "displayName": format!("{first} {last}"),
+        "mail": upn,
+        "usageLocation": region,
+        "accountEnabled": true,
+        "userType": "Member",
+        "mobilePhone": number,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use autoenroll_core::phone;
+
+    #[test]
+    fn every_generated_mobile_number_is_sms_capable_under_the_demo_policy() {
+        let region = "NL".parse().ok();
+        let mut rng = DemoRng::new(7);
+        for _ in 0..2_000 {
+            let (raw, _) = mobile_number(&mut rng);
+            let n = phone::normalize(&raw, region).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert!(n.is_sms_capable(), "{raw} is {:?}", n.kind);
+        }
+    }
+
+    #[test]
+    fn demo_tenant_has_the_size_asked_and_the_fixed_accounts() {
+        let seed = tenant(300);
+        assert_eq!(seed.users.len(), 300);
+        assert_eq!(seed.apps[0].client_id, APP_CLIENT_ID);
+        let upns: Vec<&str> = seed
+            .users
+            .iter()
+            .filter_map(|u| {
+                u.properties
+                    .get("userPrincipalName")
+                    .and_then(Value::as_str)
+            })
+            .collect();
+        assert!(upns.contains(&BREAK_GLASS_UPNS[0]));
+        let mut unique = upns.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), upns.len(), "UPNs are unique");
+        assert!(upns.iter().any(|u| u.contains("#EXT#")), "there are guests");
+    }
+
+    #[test]
+    fn demo_policy_parses() {
+        let policy = autoenroll_core::policy::Policy::from_toml_str(&policy_toml()).unwrap();
+        assert_eq!(policy.excluded_upns.len(), 2);
+    }
+}

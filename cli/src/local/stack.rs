@@ -1,0 +1,333 @@
+//! The whole autoenroll pipeline in one process, with no cloud: graph-sim as Microsoft Graph,
+//! the webhook function behind its local HTTP front, the subscription created through Graph's
+//! real validation handshake, an in-memory SQS FIFO queue (with a dead-letter queue) polled the
+//! way Lambda's event source mapping polls, the enroll function's handler, and the reconcile
+//! function's `/users/delta` sweep on a short interval — every one of them the same code the
+//! Lambda functions run. Stores are the in-memory twins of the DynamoDB ones.
+//!
+//! Reusable: `autoenroll local` drives it, and so can the e2e suite and the benches.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use autoenroll_aws::memory::{MemoryFifoQueue, MemoryPoller, StaticSecrets};
+use autoenroll_aws::metrics::EmfMetrics;
+use autoenroll_core::memory::{
+    InMemoryAuditSink, InMemoryDeltaLinkStore, InMemoryMemoryStore, InMemorySubscriptionStore,
+};
+use autoenroll_core::policy::Policy;
+use autoenroll_core::ports::{SecretSource, SecretValue, StoreError};
+use autoenroll_enroll::{EnrollFunction, Enroller};
+use autoenroll_reconcile::Reconciler;
+use autoenroll_subscriptions::{Report as SubscriptionReport, SubscriptionsConfig};
+use autoenroll_webhook::{GraphLifecycle, LocalWebhook, Webhook, WebhookConfig};
+use graph_sim::{Seed, SimOptions};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::tenant::{self, Connected};
+
+/// Name of the clientState secret in the local secret source.
+pub const CLIENT_STATE_SECRET: &str = "autoenroll/local/client-state";
+
+/// How the local stack runs.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// Enroll pollers at once (the SQS event source's `MaximumConcurrency`).
+    pub workers: usize,
+    /// Time between two reconcile sweeps (every minute in AWS).
+    pub reconcile_every: Duration,
+    /// Graph requests in flight at once.
+    pub graph_concurrency: usize,
+    /// How soon a failed message comes back (the rest of the visibility timeout in AWS).
+    pub retry_delay: Duration,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        Self {
+            workers: 4,
+            reconcile_every: Duration::from_secs(3),
+            graph_concurrency: 16,
+            retry_delay: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The local secret source, shared by the webhook and the subscriptions function.
+#[derive(Debug, Clone)]
+pub struct SharedSecrets(pub Arc<StaticSecrets>);
+
+#[async_trait]
+impl SecretSource for SharedSecrets {
+    async fn get_secret(&self, name: &str) -> Result<SecretValue, StoreError> {
+        self.0.get_secret(name).await
+    }
+}
+
+/// A running local stack. Stop it with [`LocalStack::shutdown`].
+pub struct LocalStack {
+    pub connected: Connected,
+    pub policy: Arc<Policy>,
+    pub queue: MemoryFifoQueue,
+    pub memory: InMemoryMemoryStore,
+    pub audit: InMemoryAuditSink,
+    pub links: InMemoryDeltaLinkStore,
+    pub subscription_store: InMemorySubscriptionStore,
+    pub secrets: SharedSecrets,
+    /// What the subscriptions function did at start-up.
+    pub subscription: SubscriptionReport,
+    /// `http://127.0.0.1:PORT/`: the subscription's notificationUrl.
+    pub webhook_url: String,
+    /// The tenant as it was before the pipeline touched it (the simulator's dump).
+    pub initial_dump: serde_json::Value,
+    webhook: Option<LocalWebhook>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    reconcile_rounds: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for LocalStack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalStack")
+            .field("tenant", &self.connected.description)
+            .field("webhook_url", &self.webhook_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A clientState nobody can guess, without pulling in a random-number crate: the standard
+/// library's per-process random hasher keys.
+fn random_client_state() -> String {
+    (0..4)
+        .map(|i| {
+            let mut h = RandomState::new().build_hasher();
+            h.write_u64(i);
+            format!("{:016x}", h.finish())
+        })
+        .collect()
+}
+
+impl LocalStack {
+    /// Starts the simulator with `seed`, then the webhook, the subscription, the enroll workers
+    /// and the reconcile loop (whose first sweep walks every user: the backfill).
+    pub async fn start(
+        seed: Seed,
+        label: &str,
+        policy: Policy,
+        options: &StackOptions,
+    ) -> anyhow::Result<LocalStack> {
+        let connected = tenant::start_simulated(
+            seed,
+            label,
+            options.graph_concurrency,
+            SimOptions {
+                rng_seed: Some(7),
+                ..SimOptions::default()
+            },
+        )
+        .await?;
+        let graph = connected.graph.clone();
+        let tenant_id = connected.tenant_id.to_ascii_lowercase();
+        let policy = Arc::new(policy);
+        let secrets = SharedSecrets(Arc::new(
+            StaticSecrets::new().with(CLIENT_STATE_SECRET, random_client_state()),
+        ));
+        let dead_letters = MemoryFifoQueue::builder("autoenroll-local-dlq.fifo").build();
+        let queue = MemoryFifoQueue::builder("autoenroll-local.fifo")
+            .dead_letter_queue(dead_letters, 5)
+            .build();
+        // Metrics lines would go to stdout in Lambda; here they would drown the summary.
+        let quiet = || EmfMetrics::with_writer(std::io::sink());
+
+        let webhook = Webhook::new(
+            WebhookConfig {
+                tenant_id: tenant_id.clone(),
+                client_state_secret: CLIENT_STATE_SECRET.to_owned(),
+            },
+            queue.clone(),
+            secrets.clone(),
+            GraphLifecycle::with_client(graph.clone()),
+        )
+        .with_metrics(quiet());
+        let front = autoenroll_webhook::serve_local(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            Arc::new(webhook),
+        )
+        .await
+        .context("starting the local webhook")?;
+        let webhook_url = front.url.clone();
+
+        let subscription_store = InMemorySubscriptionStore::new();
+        let now = connected
+            .simulator()
+            .map(|sim| sim.control().now())
+            .unwrap_or_else(time::OffsetDateTime::now_utc);
+        let subscription = autoenroll_subscriptions::ensure(
+            &graph,
+            &subscription_store,
+            &secrets,
+            &SubscriptionsConfig {
+                notification_url: webhook_url.clone(),
+                client_state_secret: CLIENT_STATE_SECRET.to_owned(),
+            },
+            now,
+        )
+        .await
+        .context("creating the /users subscription")?;
+
+        let initial_dump = connected
+            .simulator()
+            .map(|sim| sim.control().dump())
+            .unwrap_or_default();
+        let memory = InMemoryMemoryStore::new();
+        let audit = InMemoryAuditSink::new();
+        let links = InMemoryDeltaLinkStore::new();
+        let (stop, stop_rx) = watch::channel(false);
+        let reconcile_rounds = Arc::new(AtomicU64::new(0));
+
+        let function = EnrollFunction::new(
+            Enroller::new(
+                graph.clone(),
+                policy.clone(),
+                tenant_id.clone(),
+                memory.clone(),
+                audit.clone(),
+            ),
+            quiet(),
+        );
+        let poller = MemoryPoller::new(queue.clone()).retry_delay(options.retry_delay);
+        let enroll_task = tokio::spawn(enroll_loop(
+            function,
+            poller,
+            options.workers,
+            stop_rx.clone(),
+        ));
+        let reconciler = Reconciler::new(
+            graph.clone(),
+            policy.clone(),
+            tenant_id,
+            links.clone(),
+            queue.clone(),
+        );
+        let reconcile_task = tokio::spawn(reconcile_loop(
+            reconciler,
+            options.reconcile_every,
+            reconcile_rounds.clone(),
+            stop_rx,
+        ));
+        Ok(LocalStack {
+            connected,
+            policy,
+            queue,
+            memory,
+            audit,
+            links,
+            subscription_store,
+            secrets,
+            subscription,
+            webhook_url,
+            initial_dump,
+            webhook: Some(front),
+            stop,
+            tasks: vec![enroll_task, reconcile_task],
+            reconcile_rounds,
+        })
+    }
+
+    /// The simulator (always there: the local stack runs on one).
+    pub fn control(&self) -> Option<graph_sim::Control> {
+        self.connected.simulator().map(|sim| sim.control())
+    }
+
+    /// Reconcile sweeps that finished a round so far.
+    pub fn reconcile_rounds(&self) -> u64 {
+        self.reconcile_rounds.load(Ordering::SeqCst)
+    }
+
+    /// Nothing on the queue, not even in flight.
+    pub fn queue_idle(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Messages on the dead-letter queue.
+    pub fn dead_letters(&self) -> usize {
+        self.queue
+            .dead_letter_queue()
+            .map_or(0, MemoryFifoQueue::len)
+    }
+
+    /// Stops the loops, the webhook and the simulator, and waits for them.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+        if let Some(front) = self.webhook.take() {
+            front.shutdown().await;
+        }
+        self.connected.close().await;
+    }
+}
+
+/// Lambda's event source mapping, locally: `workers` pollers drain the queue, then wait a
+/// moment for more.
+async fn enroll_loop(
+    function: EnrollFunction<InMemoryMemoryStore, InMemoryAuditSink>,
+    poller: MemoryPoller,
+    workers: usize,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        if let Err(e) =
+            autoenroll_enroll::local::drain(&function, &poller, workers, usize::MAX).await
+        {
+            tracing::warn!(error = %e, "polling the local queue failed");
+        }
+        tokio::select! {
+            _ = stop.changed() => break,
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
+}
+
+/// The reconcile schedule, locally: a sweep, then `every`, until stopped.
+async fn reconcile_loop(
+    reconciler: Reconciler<InMemoryDeltaLinkStore, MemoryFifoQueue>,
+    every: Duration,
+    rounds: Arc<AtomicU64>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        match reconciler.sweep(deadline, Duration::from_secs(10)).await {
+            Ok(report) => {
+                if report.round_finished {
+                    rounds.fetch_add(1, Ordering::SeqCst);
+                }
+                tracing::debug!(
+                    pages = report.pages,
+                    enqueued = report.enqueued,
+                    "reconcile sweep"
+                );
+            }
+            Err(failure) => tracing::warn!(error = %failure, "reconcile sweep failed"),
+        }
+        tokio::select! {
+            _ = stop.changed() => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
+}
