@@ -124,6 +124,10 @@ struct LocalArgs {
     /// No live status line.
     #[arg(long)]
     no_progress: bool,
+    /// Also write the simulator's final tenant state (JSON) to FILE, to check the summary
+    /// against. It holds the demo tenant's (fictitious) phone numbers in clear.
+    #[arg(long, value_name = "FILE")]
+    state_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -384,6 +388,7 @@ async fn local(args: LocalArgs, policy_flags: &PolicyFlags) -> anyhow::Result<Ex
             ..local::stack::StackOptions::default()
         },
         progress: !args.no_progress && !args.json,
+        state_out: args.state_out,
     };
     let summary = local::run(&options, policy).await?;
     if args.json {

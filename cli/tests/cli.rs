@@ -484,3 +484,99 @@ fn doctor_with_a_misspelt_break_glass_upn_fails() {
             "breakglass1@contoso.onmicrosoft.com does not exist",
         ));
 }
+
+// ------------------------------------------------------------------------------------------
+// local
+// ------------------------------------------------------------------------------------------
+
+fn protected_in(user: &serde_json::Value) -> bool {
+    let auth = &user["authentication"];
+    let has_method = auth["phones"].as_object().is_some_and(|p| !p.is_empty())
+        || auth["other"].as_array().is_some_and(|o| !o.is_empty());
+    let mfa = auth["perUserMfaState"].as_str().unwrap_or("disabled");
+    has_method && mfa != "disabled"
+}
+
+#[test]
+fn local_json_with_sixty_users_exits_zero_and_its_numbers_match_the_simulator_state() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("final-state.json");
+    let out = autoenroll()
+        .current_dir(dir.path())
+        .args(["local", "--json", "--users", "60", "--state-out"])
+        .arg(&state)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is the JSON summary alone");
+    let dump: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).expect("state written"))
+            .expect("state is JSON");
+    let users = dump["users"].as_object().expect("users in the dump");
+
+    assert_eq!(summary["crossCheck"]["agrees"], true, "{summary:#}");
+    assert_eq!(summary["users"].as_u64(), Some(users.len() as u64));
+    // Everyone the summary calls enrolled or already protected is protected in the dump, and
+    // nobody else is.
+    let protected = users.values().filter(|u| protected_in(u)).count() as u64;
+    let claimed = summary["enrolled"].as_u64().unwrap_or(0)
+        + summary["alreadyProtected"].as_u64().unwrap_or(0);
+    assert_eq!(protected, claimed, "{summary:#}");
+    let skipped: u64 = summary["skippedByReason"]
+        .as_object()
+        .expect("reasons")
+        .values()
+        .filter_map(serde_json::Value::as_u64)
+        .sum();
+    assert_eq!(
+        claimed + skipped + summary["failed"].as_u64().unwrap_or(0),
+        users.len() as u64
+    );
+    // Every new hire (the scenario's and the one whose notification was dropped) is protected.
+    let hires: Vec<_> = users
+        .values()
+        .filter(|u| {
+            u["properties"]["userPrincipalName"]
+                .as_str()
+                .is_some_and(|upn| upn.contains(".new"))
+        })
+        .collect();
+    let expected_hires = summary["newHires"]["total"].as_u64().unwrap_or(0)
+        + summary["droppedNotifications"]["total"]
+            .as_u64()
+            .unwrap_or(0);
+    assert_eq!(hires.len() as u64, expected_hires);
+    assert!(
+        hires.iter().all(|u| protected_in(u)),
+        "a new hire is unprotected"
+    );
+    assert_eq!(summary["droppedNotifications"]["byReconcile"], 1);
+    // The break-glass accounts were never touched.
+    for user in users.values() {
+        let upn = user["properties"]["userPrincipalName"]
+            .as_str()
+            .unwrap_or_default();
+        if upn.starts_with("breakglass") {
+            assert_eq!(
+                user["authentication"]["perUserMfaState"], "disabled",
+                "{upn}"
+            );
+            assert!(
+                user["authentication"]["phones"]
+                    .as_object()
+                    .is_some_and(|p| p.is_empty())
+            );
+        }
+    }
+    // Writes: what the outcomes claim is what the simulator counted.
+    assert_eq!(
+        summary["graphWrites"], summary["crossCheck"]["simulatorWrites"],
+        "{summary:#}"
+    );
+    assert_eq!(
+        dump["subscriptions"]["items"].as_object().map(|s| s.len()),
+        Some(1)
+    );
+}

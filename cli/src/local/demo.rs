@@ -121,6 +121,19 @@ const LAST: &[&str] = &[
 /// A valid, SMS-capable mobile number from one of nine countries, written the way AD might
 /// hold it. Dutch numbers are often national (the demo policy's default region is NL).
 pub fn mobile_number(rng: &mut DemoRng) -> (String, &'static str) {
+    // Numbering plans allocate in blocks finer than these patterns; keep only candidates
+    // libphonenumber (the same check enrollment makes) accepts as SMS-capable.
+    let region = "NL".parse().ok();
+    for _ in 0..64 {
+        let (raw, country) = candidate_number(rng);
+        if autoenroll_core::phone::normalize(&raw, region).is_ok_and(|n| n.is_sms_capable()) {
+            return (raw, country);
+        }
+    }
+    ("06-12345678".to_owned(), "NL")
+}
+
+fn candidate_number(rng: &mut DemoRng) -> (String, &'static str) {
     let country = rng.below(100);
     match country {
         0..45 => {
@@ -146,7 +159,7 @@ pub fn mobile_number(rng: &mut DemoRng) -> (String, &'static str) {
             (formatted, "DE")
         }
         57..67 => {
-            let prefix = rng.pick(&["7700", "7911", "7956", "7824", "7400"]);
+            let prefix = rng.pick(&["7400", "7500", "7800", "7956", "7824"]);
             (format!("+44 {prefix} {}", rng.digits(6)), "GB")
         }
         67..77 => {
@@ -169,17 +182,29 @@ pub fn mobile_number(rng: &mut DemoRng) -> (String, &'static str) {
             ),
             "BE",
         ),
-        83..89 => (
-            format!(
-                "+33 {} {} {} {} {}",
-                rng.pick(&["6", "7"]),
-                rng.digits(2),
-                rng.digits(2),
-                rng.digits(2),
-                rng.digits(2)
-            ),
-            "FR",
-        ),
+        83..89 => {
+            // 6 and 73–78 are France's mobile ranges.
+            let n = if rng.below(3) == 0 {
+                format!("7{}{}", rng.pick(&["3", "5", "6", "8"]), rng.digits(7))
+            } else {
+                format!(
+                    "6{}{}",
+                    rng.pick(&["1", "2", "3", "4", "5", "7", "8"]),
+                    rng.digits(7)
+                )
+            };
+            (
+                format!(
+                    "+33 {} {} {} {} {}",
+                    &n[..1],
+                    &n[1..3],
+                    &n[3..5],
+                    &n[5..7],
+                    &n[7..]
+                ),
+                "FR",
+            )
+        }
         89..94 => (
             format!("+34 6{} {} {}", rng.digits(2), rng.digits(3), rng.digits(3)),
             "ES",
@@ -466,11 +491,22 @@ mod tests {
     fn every_generated_mobile_number_is_sms_capable_under_the_demo_policy() {
         let region = "NL".parse().ok();
         let mut rng = DemoRng::new(7);
+        let mut distinct = std::collections::HashSet::new();
+        let mut countries = std::collections::HashSet::new();
         for _ in 0..2_000 {
-            let (raw, _) = mobile_number(&mut rng);
+            let (raw, country) = mobile_number(&mut rng);
             let n = phone::normalize(&raw, region).unwrap_or_else(|e| panic!("{raw}: {e}"));
             assert!(n.is_sms_capable(), "{raw} is {:?}", n.kind);
+            distinct.insert(n.graph);
+            countries.insert(country);
         }
+        // The fallback number is the exception, not the rule.
+        assert!(
+            distinct.len() > 1_900,
+            "{} distinct numbers",
+            distinct.len()
+        );
+        assert_eq!(countries.len(), 9);
     }
 
     #[test]

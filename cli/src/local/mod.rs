@@ -30,6 +30,8 @@ pub struct LocalOptions {
     pub stack: StackOptions,
     /// Draw a live status line (only when stderr is a terminal).
     pub progress: bool,
+    /// Write the simulator's final tenant state (JSON) here, to check the summary against.
+    pub state_out: Option<PathBuf>,
 }
 
 /// Step lines on stderr, above a live status line when stderr is a terminal.
@@ -85,14 +87,19 @@ pub async fn run(options: &LocalOptions, policy: Policy) -> anyhow::Result<Local
         }
     ));
     let ticker = spawn_status(&live.bar, &stack);
-    let result = drive(&stack, &live, started).await;
+    let result = drive(&stack, &live, started, options.state_out.as_deref()).await;
     ticker.abort();
     live.bar.finish_and_clear();
     stack.shutdown().await;
     result
 }
 
-async fn drive(stack: &LocalStack, live: &Live, started: Instant) -> anyhow::Result<LocalSummary> {
+async fn drive(
+    stack: &LocalStack,
+    live: &Live,
+    started: Instant,
+    state_out: Option<&std::path::Path>,
+) -> anyhow::Result<LocalSummary> {
     let users = scenario::backfill(stack, Duration::from_secs(45), live).await?;
     let events = scenario::play(stack, &ScenarioOptions::for_tenant(users), live).await?;
     live.step("settling: one more reconcile round, queue drained");
@@ -103,6 +110,10 @@ async fn drive(stack: &LocalStack, live: &Live, started: Instant) -> anyhow::Res
         .control()
         .context("the local stack has no simulator")?;
     let final_dump = control.dump();
+    if let Some(path) = state_out {
+        let text = serde_json::to_string_pretty(&final_dump)?;
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
     let counters = control.counters();
     let notifications = control.notification_counters();
     let records = stack.audit.records();

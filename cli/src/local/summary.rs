@@ -424,6 +424,112 @@ pub fn render(s: &LocalSummary) -> String {
 mod tests {
     use super::*;
 
+    fn record(user: &str, outcome: &str, actions: &[&str]) -> AuditRecord {
+        AuditRecord {
+            user_id: user.into(),
+            user_principal_name: Some(format!("{user}@contoso.com")),
+            at: "2026-01-01T00:00:00Z".into(),
+            outcome: outcome.into(),
+            actions: actions.iter().map(|a| (*a).to_owned()).collect(),
+            reasons: vec![],
+            masked_number: actions
+                .contains(&"addMobile")
+                .then(|| "+31 6******78".to_owned()),
+            trigger: Some(Trigger::Reconcile),
+        }
+    }
+
+    fn dump(mfa: &str, phone: Option<&str>) -> Value {
+        let phones = match phone {
+            Some(n) => serde_json::json!({"mobile": {"phoneNumber": n}}),
+            None => serde_json::json!({}),
+        };
+        serde_json::json!({"users": {"u1": {
+            "properties": {"userPrincipalName": "u1@contoso.com"},
+            "authentication": {"phones": phones, "other": [], "perUserMfaState": mfa}
+        }}})
+    }
+
+    fn inputs<'a>(
+        policy: &'a Policy,
+        initial: &'a Value,
+        final_dump: &'a Value,
+        records: &'a [AuditRecord],
+        writes: u64,
+    ) -> Inputs<'a> {
+        Inputs {
+            tenant: "t".into(),
+            policy,
+            initial,
+            final_dump,
+            records,
+            events: &[],
+            simulator_writes: writes,
+            subscription_writes: 0,
+            notifications_delivered: 0,
+            notifications_dropped: 0,
+            dead_letters: 0,
+            wall_time_ms: 0,
+        }
+    }
+
+    #[test]
+    fn outcomes_that_match_the_simulator_agree() {
+        let policy = Policy::default();
+        let initial = dump("disabled", None);
+        let final_dump = dump("enforced", Some("+31 612345678"));
+        let records = [record(
+            "u1",
+            "done",
+            &["addMobile", "setPerUserMfa:enabled"],
+        )];
+        let s = compute(&inputs(&policy, &initial, &final_dump, &records, 2));
+        assert!(s.cross_check.agrees, "{:?}", s.cross_check.mismatches);
+        assert_eq!(s.enrolled, 1);
+    }
+
+    #[test]
+    fn an_enrollment_the_simulator_does_not_show_is_a_mismatch() {
+        let policy = Policy::default();
+        let initial = dump("disabled", None);
+        let records = [record(
+            "u1",
+            "done",
+            &["addMobile", "setPerUserMfa:enabled"],
+        )];
+        let s = compute(&inputs(&policy, &initial, &initial, &records, 2));
+        assert!(!s.cross_check.agrees);
+        assert!(!s.ok());
+    }
+
+    #[test]
+    fn writes_the_outcomes_do_not_account_for_are_a_mismatch() {
+        let policy = Policy::default();
+        let initial = dump("disabled", None);
+        let final_dump = dump("enforced", Some("+31 612345678"));
+        let records = [record(
+            "u1",
+            "done",
+            &["addMobile", "setPerUserMfa:enabled"],
+        )];
+        let s = compute(&inputs(&policy, &initial, &final_dump, &records, 3));
+        assert!(!s.cross_check.agrees);
+    }
+
+    #[test]
+    fn a_registered_number_other_than_the_simulators_is_a_mismatch() {
+        let policy = Policy::default();
+        let initial = dump("disabled", None);
+        let final_dump = dump("enforced", Some("+31 612345600"));
+        let records = [record(
+            "u1",
+            "done",
+            &["addMobile", "setPerUserMfa:enabled"],
+        )];
+        let s = compute(&inputs(&policy, &initial, &final_dump, &records, 2));
+        assert!(!s.cross_check.agrees);
+    }
+
     #[test]
     fn percentiles_use_the_nearest_rank() {
         let p = Percentiles::of((1..=100).collect());
