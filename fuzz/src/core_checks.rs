@@ -21,29 +21,27 @@ use autoenroll_core::policy::{self, MfaMode, Policy};
 /// Parse arbitrary bytes as a webhook body.
 pub fn check_notification(data: &[u8]) {
     let result = notification::parse_collection(data);
-    let secrets = client_states_seen_once(data);
-    match &result {
-        Ok(collection) => {
-            check_collection(collection);
-            let debug = format!("{collection:?}");
-            for s in &secrets {
-                assert!(
-                    !debug.contains(s.as_str()),
-                    "Debug of a parsed collection shows a clientState"
-                );
-            }
+    let shown = describe(&result);
+    for s in client_states_seen_once(data) {
+        if shown.contains(s.as_str()) {
+            // The fuzzer can write a clientState that is a piece of our own error text ("…
+            // `subscriptionId` is missing"). It leaked only if the text goes away once the
+            // clientState is written differently.
+            let text = String::from_utf8_lossy(data);
+            let other = text.replacen(s.as_str(), &"Q".repeat(s.chars().count()), 1);
+            let shown_other = describe(&notification::parse_collection(other.as_bytes()));
+            assert!(
+                shown_other.contains(s.as_str()),
+                "the clientState shows in {}",
+                match &result {
+                    Ok(_) => "the Debug of a parsed collection".to_owned(),
+                    Err(e) => format!("a {} parse error", e_kind(e)),
+                }
+            );
         }
-        Err(e) => {
-            let shown = strip_serde_position(&e.to_string());
-            let debug = format!("{e:?}");
-            for s in &secrets {
-                assert!(
-                    !shown.contains(s.as_str()) && !debug.contains(s.as_str()),
-                    "a parse error shows the clientState: {:?}",
-                    e_kind(e)
-                );
-            }
-        }
+    }
+    if let Ok(collection) = &result {
+        check_collection(collection);
     }
     // Parsing is a function of the bytes: the same body gives the same answer.
     assert_eq!(
@@ -51,6 +49,15 @@ pub fn check_notification(data: &[u8]) {
         notification::parse_collection(data),
         "parse_collection is not deterministic"
     );
+}
+
+/// Everything a caller could print about a parse: the value's Debug, or the error's Display
+/// (without serde's position suffix, whose digits are not from the body) and Debug.
+fn describe(result: &Result<ChangeNotificationCollection, notification::ParseError>) -> String {
+    match result {
+        Ok(collection) => format!("{collection:?}"),
+        Err(e) => format!("{}\n{e:?}", strip_serde_position(&e.to_string())),
+    }
 }
 
 fn e_kind(e: &notification::ParseError) -> &'static str {

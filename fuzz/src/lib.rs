@@ -2,3 +2,4 @@
 //! by ordinary cargo tests (see README.md), so a crash found here stays a regression test.
 
 pub mod core_checks;
+pub mod webhook_checks;
