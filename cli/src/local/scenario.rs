@@ -125,8 +125,9 @@ pub async fn backfill(
     if !settled {
         bail!("the backfill did not finish within {} s", timeout.as_secs());
     }
+    let excluded = total - users.len();
     progress.step(&format!(
-        "backfill: all {total} users handled ({} outcomes recorded)",
+        "backfill: all {total} users handled ({} outcomes; {excluded} excluded by UPN, never queued)",
         stack.audit.records().len()
     ));
     Ok(total)
