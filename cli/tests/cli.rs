@@ -580,3 +580,112 @@ fn local_json_with_sixty_users_exits_zero_and_its_numbers_match_the_simulator_st
         Some(1)
     );
 }
+
+// ------------------------------------------------------------------------------------------
+// apply: Ctrl-C
+// ------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_interrupted_by_ctrl_c_stops_cleanly_and_a_rerun_does_the_rest_once() {
+    use assert_cmd::prelude::*;
+    let tenant = TestTenant::start().await;
+    let control = tenant.sim.control();
+    // A slow Graph, so the run is still going when Ctrl-C comes.
+    control.set_latency(vec![graph_sim::LatencyRule {
+        route: "*".into(),
+        min_ms: 150,
+        max_ms: None,
+    }]);
+    let args = [
+        "apply",
+        "--no-progress",
+        "--concurrency",
+        "1",
+        "--default-region",
+        "NL",
+        "--exclude-upn",
+        BREAK_GLASS,
+        "--out",
+        "first",
+    ];
+    let mut cmd = std::process::Command::cargo_bin("autoenroll").expect("binary");
+    cmd.current_dir(tenant.dir.path())
+        .env_remove("RUST_LOG")
+        .env("AUTOENROLL_CLIENT_SECRET", CONTOSO_SECRET)
+        .env("AUTOENROLL_GRAPH_BASE_URL", tenant.sim.base_url())
+        .env("AUTOENROLL_AUTHORITY_HOST", tenant.sim.authority_host())
+        .env("AUTOENROLL_EXTRA_CA_PEM", &tenant.ca_file)
+        .args(args)
+        .args([
+            "--tenant-id",
+            &tenant.sim.tenant_id(),
+            "--client-id",
+            CONTOSO_APP,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("apply starts");
+    let pid = child.id().to_string();
+    // Wait for the first write to land, then press Ctrl-C (SIGINT).
+    while control.counters().writes == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("apply ends"))
+        .await
+        .expect("joined");
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("Run the same command again"),
+        "{}",
+        text(&out.stderr)
+    );
+    let first_json = reports(&tenant.dir.path().join("first"), "apply-", ".json");
+    let first: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&first_json[0]).expect("report"))
+            .expect("json");
+    assert_eq!(first["interrupted"], true);
+    let handled_first = first["users"].as_array().map_or(0, Vec::len);
+    assert!(
+        handled_first < 21,
+        "stopped before the end ({handled_first} users)"
+    );
+
+    control.set_latency(vec![]);
+    let mut rerun_args = args.to_vec();
+    let last = rerun_args.len() - 1;
+    rerun_args[last] = "second";
+    let second = tenant
+        .run(tenant.command(CONTOSO_APP, CONTOSO_SECRET, &rerun_args))
+        .await;
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    // Every Graph write of both runs is an action one of the reports lists: nobody was
+    // written twice, and what the first run did, the second did not repeat.
+    let second_json = reports(&tenant.dir.path().join("second"), "apply-", ".json");
+    let second: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&second_json[0]).expect("report"))
+            .expect("json");
+    let actions = |report: &serde_json::Value| -> u64 {
+        report["users"]
+            .as_array()
+            .map(|users| {
+                users
+                    .iter()
+                    .filter_map(|u| u["actions"].as_array())
+                    .map(|a| a.len() as u64)
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        control.counters().writes,
+        actions(&first) + actions(&second),
+        "writes of both runs add up to the actions reported"
+    );
+    assert_eq!(second["users"].as_array().map_or(0, Vec::len), 21);
+    tenant.stop().await;
+}
