@@ -11,6 +11,8 @@
 //! in the function crates (`serve_local`, `autoenroll_enroll::local`, the in-memory queue in
 //! `autoenroll-aws`); what is here only wires them to the simulator and moto.
 
+pub mod logscan;
+
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
