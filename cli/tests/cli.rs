@@ -98,8 +98,15 @@ impl TestTenant {
 
     /// `autoenroll` pointed at this tenant as `client_id` with `secret`.
     fn command(&self, client_id: &str, secret: &str, args: &[&str]) -> Command {
-        let mut cmd = autoenroll();
+        Command::from_std(self.std_command(client_id, secret, args))
+    }
+
+    /// The same as a `std::process::Command`, for tests that signal the process.
+    fn std_command(&self, client_id: &str, secret: &str, args: &[&str]) -> std::process::Command {
+        use assert_cmd::prelude::*;
+        let mut cmd = std::process::Command::cargo_bin("autoenroll").expect("binary");
         cmd.current_dir(self.dir.path())
+            .env_remove("RUST_LOG")
             .env("AUTOENROLL_CLIENT_SECRET", secret)
             .env("AUTOENROLL_GRAPH_BASE_URL", self.sim.base_url())
             .env("AUTOENROLL_AUTHORITY_HOST", self.sim.authority_host())
@@ -587,7 +594,6 @@ fn local_json_with_sixty_users_exits_zero_and_its_numbers_match_the_simulator_st
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_interrupted_by_ctrl_c_stops_cleanly_and_a_rerun_does_the_rest_once() {
-    use assert_cmd::prelude::*;
     let tenant = TestTenant::start().await;
     let control = tenant.sim.control();
     // A slow Graph, so the run is still going when Ctrl-C comes.
@@ -608,21 +614,8 @@ async fn apply_interrupted_by_ctrl_c_stops_cleanly_and_a_rerun_does_the_rest_onc
         "--out",
         "first",
     ];
-    let mut cmd = std::process::Command::cargo_bin("autoenroll").expect("binary");
-    cmd.current_dir(tenant.dir.path())
-        .env_remove("RUST_LOG")
-        .env("AUTOENROLL_CLIENT_SECRET", CONTOSO_SECRET)
-        .env("AUTOENROLL_GRAPH_BASE_URL", tenant.sim.base_url())
-        .env("AUTOENROLL_AUTHORITY_HOST", tenant.sim.authority_host())
-        .env("AUTOENROLL_EXTRA_CA_PEM", &tenant.ca_file)
-        .args(args)
-        .args([
-            "--tenant-id",
-            &tenant.sim.tenant_id(),
-            "--client-id",
-            CONTOSO_APP,
-        ])
-        .stdout(std::process::Stdio::piped())
+    let mut cmd = tenant.std_command(CONTOSO_APP, CONTOSO_SECRET, &args);
+    cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let child = cmd.spawn().expect("apply starts");
     let pid = child.id().to_string();

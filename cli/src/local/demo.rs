@@ -358,27 +358,18 @@ pub fn user(rng: &mut DemoRng, index: usize) -> Value {
             "authentication",
             json!({"phoneMethods": [{"phoneType": "mobile", "phoneNumber": own_phone(rng)}]}),
         ),
-        Persona::OwnPhoneSame => {
+        Persona::OwnPhoneSame | Persona::AlreadyProtected => {
+            // The same number as AD's, registered before autoenroll (by the user, or by the
+            // old MSOnline script, which also switched MFA on).
             let graph = autoenroll_core::phone::normalize(&number, "NL".parse().ok())
                 .map(|n| n.graph)
                 .unwrap_or_else(|_| own_phone(rng));
-            set(
-                &mut user,
-                "authentication",
-                json!({"phoneMethods": [{"phoneType": "mobile", "phoneNumber": graph}],
-                       "preferredSecondaryMethod": "sms"}),
-            );
-        }
-        Persona::AlreadyProtected => {
-            let graph = autoenroll_core::phone::normalize(&number, "NL".parse().ok())
-                .map(|n| n.graph)
-                .unwrap_or_else(|_| own_phone(rng));
-            set(
-                &mut user,
-                "authentication",
-                json!({"phoneMethods": [{"phoneType": "mobile", "phoneNumber": graph}],
-                       "preferredSecondaryMethod": "sms", "perUserMfaState": "enforced"}),
-            );
+            let mut auth = json!({"phoneMethods": [{"phoneType": "mobile", "phoneNumber": graph}],
+                                  "preferredSecondaryMethod": "sms"});
+            if persona == Persona::AlreadyProtected {
+                set(&mut auth, "perUserMfaState", json!("enforced"));
+            }
+            set(&mut user, "authentication", auth);
         }
         Persona::Authenticator => set(
             &mut user,

@@ -473,61 +473,50 @@ mod tests {
         }
     }
 
+    /// One user enrolled by the outcomes (phone + MFA, 2 writes), checked against a simulator
+    /// that shows `mfa` and `phone` and counted `writes`.
+    fn check_one(mfa: &str, phone: Option<&str>, writes: u64) -> LocalSummary {
+        let policy = Policy::default();
+        let initial = dump("disabled", None);
+        let final_dump = dump(mfa, phone);
+        let records = [record(
+            "u1",
+            "done",
+            &["addMobile", "setPerUserMfa:enabled"],
+        )];
+        compute(&inputs(&policy, &initial, &final_dump, &records, writes))
+    }
+
     #[test]
     fn outcomes_that_match_the_simulator_agree() {
-        let policy = Policy::default();
-        let initial = dump("disabled", None);
-        let final_dump = dump("enforced", Some("+31 612345678"));
-        let records = [record(
-            "u1",
-            "done",
-            &["addMobile", "setPerUserMfa:enabled"],
-        )];
-        let s = compute(&inputs(&policy, &initial, &final_dump, &records, 2));
+        let s = check_one("enforced", Some("+31 612345678"), 2);
         assert!(s.cross_check.agrees, "{:?}", s.cross_check.mismatches);
         assert_eq!(s.enrolled, 1);
+        assert!(s.ok());
     }
 
     #[test]
-    fn an_enrollment_the_simulator_does_not_show_is_a_mismatch() {
-        let policy = Policy::default();
-        let initial = dump("disabled", None);
-        let records = [record(
-            "u1",
-            "done",
-            &["addMobile", "setPerUserMfa:enabled"],
-        )];
-        let s = compute(&inputs(&policy, &initial, &initial, &records, 2));
-        assert!(!s.cross_check.agrees);
-        assert!(!s.ok());
-    }
-
-    #[test]
-    fn writes_the_outcomes_do_not_account_for_are_a_mismatch() {
-        let policy = Policy::default();
-        let initial = dump("disabled", None);
-        let final_dump = dump("enforced", Some("+31 612345678"));
-        let records = [record(
-            "u1",
-            "done",
-            &["addMobile", "setPerUserMfa:enabled"],
-        )];
-        let s = compute(&inputs(&policy, &initial, &final_dump, &records, 3));
-        assert!(!s.cross_check.agrees);
-    }
-
-    #[test]
-    fn a_registered_number_other_than_the_simulators_is_a_mismatch() {
-        let policy = Policy::default();
-        let initial = dump("disabled", None);
-        let final_dump = dump("enforced", Some("+31 612345600"));
-        let records = [record(
-            "u1",
-            "done",
-            &["addMobile", "setPerUserMfa:enabled"],
-        )];
-        let s = compute(&inputs(&policy, &initial, &final_dump, &records, 2));
-        assert!(!s.cross_check.agrees);
+    fn every_disagreement_with_the_simulator_is_a_mismatch() {
+        for (situation, mfa, phone, writes) in [
+            ("the simulator shows nothing changed", "disabled", None, 2),
+            (
+                "more writes than the outcomes account for",
+                "enforced",
+                Some("+31 612345678"),
+                3,
+            ),
+            (
+                "another number registered",
+                "enforced",
+                Some("+31 612345600"),
+                2,
+            ),
+            ("MFA still off", "disabled", Some("+31 612345678"), 2),
+        ] {
+            let s = check_one(mfa, phone, writes);
+            assert!(!s.cross_check.agrees, "{situation}");
+            assert!(!s.ok(), "{situation}");
+        }
     }
 
     #[test]
