@@ -299,8 +299,10 @@ pub fn normalize(
     let extension = number
         .extension
         .as_deref()
-        .filter(|e| !e.is_empty())
-        .map(str::to_owned);
+        // The parser keeps an extension's digits as typed (fullwidth "１２", Arabic-Indic…);
+        // Graph's form is ASCII.
+        .map(|e| PHONE_NUMBER_UTIL.normalize_digits_only(e))
+        .filter(|e| !e.is_empty());
     // Graph's form writes the extension after an `x`, and libphonenumber reads at most 9 digits
     // after an `x`: a longer extension (accepted after "ext") would give a Graph number that
     // neither we nor `canonical` can read back.

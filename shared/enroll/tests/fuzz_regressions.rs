@@ -87,3 +87,19 @@ fn an_extension_too_long_to_read_back_is_rejected() {
         Some(nine.graph.as_str())
     );
 }
+
+/// Finding 3 (phone_normalize): an extension written with non-ASCII digits ("ext. ~１",
+/// fullwidth one) was copied as typed into Graph's form ("+91 700248x１"), which Graph rejects
+/// and `canonical` cannot read back; digits are now ASCII.
+#[test]
+fn extension_digits_are_ascii_in_graph_form() {
+    let india = Some("IN".parse().unwrap());
+    let n = phone::normalize("700248X ext. ~\u{FF11}", india);
+    // Whatever the numbering plan says of the number, an extension that comes out is ASCII.
+    if let Ok(n) = &n {
+        assert!(n.graph.is_ascii(), "{:?}", n.graph);
+    }
+    let n = phone::normalize("+1 206 555 0100 ext. \u{FF11}\u{FF12}", None).unwrap();
+    assert_eq!(n.graph, "+1 2065550100x12");
+    assert_eq!(n.extension.as_deref(), Some("12"));
+}
