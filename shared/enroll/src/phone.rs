@@ -306,7 +306,10 @@ pub fn normalize(
     // Graph's form writes the extension after an `x`, and libphonenumber reads at most 9 digits
     // after an `x`: a longer extension (accepted after "ext") would give a Graph number that
     // neither we nor `canonical` can read back.
-    if extension.as_ref().is_some_and(|e| e.len() > MAX_EXTENSION_DIGITS) {
+    if extension
+        .as_ref()
+        .is_some_and(|e| e.len() > MAX_EXTENSION_DIGITS)
+    {
         return Err(PhoneRejection::TooLong);
     }
     // The national significant number keeps Italy's leading zero (+39 02…), unlike the raw
