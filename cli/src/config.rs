@@ -15,6 +15,7 @@ pub const DEFAULT_CONFIG_FILE: &str = "autoenroll.toml";
 /// Policy flags: each overrides (or, for the lists, adds to) the key of the same name in the
 /// policy file.
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Policy (each flag overrides the policy file's key)")]
 pub struct PolicyFlags {
     /// Policy file (TOML; see shared/enroll/autoenroll.example.toml). Default: ./autoenroll.toml
     /// if it exists, else the built-in safe defaults.

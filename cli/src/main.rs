@@ -132,21 +132,19 @@ struct LocalArgs {
 
 #[derive(Debug, Args)]
 struct DoctorArgs {
-    #[command(flatten)]
-    tenant: TenantFlags,
     /// The webhook's Function URL: fail unless a /users subscription points at it.
     #[arg(long, value_name = "URL")]
     notification_url: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    tenant: TenantFlags,
 }
 
 /// What `plan` and `apply` share.
 #[derive(Debug, Args)]
 struct RunArgs {
-    #[command(flatten)]
-    tenant: TenantFlags,
     /// Only members of directory roles (Global Administrator, …): run this first to protect
     /// the admin accounts, then run again without it for everyone.
     #[arg(long)]
@@ -165,6 +163,8 @@ struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     no_progress: bool,
+    #[command(flatten)]
+    tenant: TenantFlags,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,7 @@ pub const CLIENT_SECRET_ENV: &str = "AUTOENROLL_CLIENT_SECRET";
 
 /// Where to connect.
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Tenant (default: a simulated Contoso tenant in this process)")]
 pub struct TenantFlags {
     /// Directory (tenant) id of the Entra tenant. Without it, a simulated tenant is started in
     /// this process (nothing leaves the machine).
