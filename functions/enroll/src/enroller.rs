@@ -232,8 +232,9 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
         })
     }
 
-    /// Reads `user` (object id or UPN) afresh, plans, applies, and records one audit record
-    /// (a retryable read failure is only logged: the next attempt will record the outcome).
+    /// Reads `user` (object id or UPN) afresh, plans, applies, and records one audit record —
+    /// for a read failure too, retried or not, so a message that ends in the dead-letter queue
+    /// has its reasons in the user's audit trail.
     /// An excluded account is read no further than its UPN and group memberships, and never
     /// written to.
     pub async fn enroll_user(&self, user: &str, trigger: &Trigger) -> UserReport {
@@ -246,10 +247,9 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
                     plan: None,
                     result: UserResult::ReadFailed(e),
                 };
-                if report.settle() == Settle::Ack
-                    && let UserResult::ReadFailed(e) = &report.result
-                {
-                    self.record_read_failure(user, trigger, e).await;
+                let retried = report.settle() == Settle::Retry;
+                if let UserResult::ReadFailed(e) = &report.result {
+                    self.record_read_failure(user, trigger, e, retried).await;
                 }
                 return report;
             }
@@ -296,8 +296,14 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
         }
     }
 
-    /// A permanent read failure is an outcome too: it goes to the audit trail.
-    async fn record_read_failure(&self, user: &str, trigger: &Trigger, e: &ReadError) {
+    /// A read failure is an outcome too: it goes to the audit trail.
+    async fn record_read_failure(
+        &self,
+        user: &str,
+        trigger: &Trigger,
+        e: &ReadError,
+        retried: bool,
+    ) {
         let now = OffsetDateTime::now_utc();
         let record = AuditRecord {
             user_id: user.to_owned(),
@@ -307,7 +313,11 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
                 .unwrap_or_else(|_| now.unix_timestamp().to_string()),
             outcome: "failed".into(),
             actions: vec![],
-            reasons: vec![format!("error:read:permanent:{}", read_error_summary(e))],
+            reasons: vec![format!(
+                "error:read:{}:{}",
+                if retried { "retryable" } else { "permanent" },
+                read_error_summary(e)
+            )],
             masked_number: None,
             trigger: Some(trigger.clone()),
         };

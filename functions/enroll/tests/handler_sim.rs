@@ -340,6 +340,14 @@ async fn app_missing_a_permission_leaves_the_message_for_the_dead_letter_queue()
     assert_eq!(failed_ids(&response), vec!["m1"]);
     assert_eq!(w.auth_changes(NEW_HIRE), 0);
     assert_eq!(w.metrics.total("Failed", None), 1.0);
+    // The reason is in the audit trail, for whoever looks at the dead-letter queue.
+    let audit = w.audit.records();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].outcome, "failed");
+    assert!(
+        audit[0].reasons[0].starts_with("error:read:retryable:403"),
+        "{audit:?}"
+    );
     w.sim.shutdown().await;
 }
 
