@@ -18,8 +18,9 @@
 //!   joined by those separators that stands as a word of its own — `0612345678`,
 //!   `06-1234 5678`, `06.12.34.56.78`, `national_number: 612345678`. Not counted: GUIDs,
 //!   RFC 3339 date-times and dates, a plain decimal (`12.345678ms`), digits glued to letters
-//!   (hex digests, ids), and JSON numbers (counters, timestamps: they are not strings, and
-//!   nothing of ours writes a phone number as one). A masked number (`+31 6******78`) is fine.
+//!   (hex digests, ids), `Debug` of a `SystemTime` or `Duration` (`tv_sec: …`), and JSON
+//!   numbers (counters, timestamps: they are not strings, and nothing of ours writes a phone
+//!   number as one). A masked number (`+31 6******78`) is fine.
 //! - **JWT**: `eyJ…` then `.` then a payload (then `.` and a signature): an access token.
 //! - **bearer token**: `Bearer ` followed by 16 or more token characters.
 //! - **known secret**: each value given (client secret, clientState, …), as written, JSON-
@@ -358,10 +359,23 @@ fn is_separator(c: u8) -> bool {
     matches!(c, b' ' | b'-' | b'.' | b'(' | b')' | b'/')
 }
 
-/// Replaces GUIDs, RFC 3339 date-times and ISO dates by `_` of the same length, so their
-/// digits are not read as numbers (byte offsets stay valid).
+/// Labels whose value is a time, as `Debug` writes `SystemTime` / `Duration` (the AWS SDK logs
+/// `SystemTime { tv_sec: 1795610404, tv_nsec: 928993883 }` at DEBUG).
+const TIME_LABELS: &[&str] = &["tv_sec: ", "tv_nsec: ", "secs: ", "nanos: "];
+
+/// Replaces GUIDs, RFC 3339 date-times, ISO dates and the values of [`TIME_LABELS`] by `_` of
+/// the same length, so their digits are not read as numbers (byte offsets stay valid).
 fn blank_ids_and_times(s: &str) -> String {
     let mut bytes = s.as_bytes().to_vec();
+    for label in TIME_LABELS {
+        for (at, _) in s.match_indices(label) {
+            let mut end = at + label.len();
+            while end < bytes.len() && bytes[end].is_ascii_digit() {
+                bytes[end] = b'_';
+                end += 1;
+            }
+        }
+    }
     let pattern_at = |b: &[u8], at: usize, pattern: &str| -> bool {
         let p = pattern.as_bytes();
         at + p.len() <= b.len()
@@ -534,6 +548,7 @@ mod tests {
             r#"{"fields":{"fingerprint":"a3f1234567890b12cd4e5f67890123456789abcdef0123456789abcdef012345"}}"#,
             "request-id 4a1e6c2b-0f3d-4e8a-9b7c-1d2e3f4a5b01 status 503 attempt 2 of 4",
             "date 2026-05-24 ok",
+            r#"{"fields":{"now":"SystemTime { tv_sec: 1795610404, tv_nsec: 928993883 }","left":"Duration { secs: 1795610404, nanos: 12345678 }"}}"#,
             "eyJust a word that starts like a token",
             "Authorization: Bearer <redacted>",
         ] {
