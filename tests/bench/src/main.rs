@@ -58,6 +58,9 @@ struct Args {
     /// Users read and planned at once in the scale scenario.
     #[arg(long, default_value_t = 32)]
     scale_concurrency: usize,
+    /// Runs per scale size (fastest time and highest peak RSS reported).
+    #[arg(long, default_value_t = 2)]
+    scale_repeats: usize,
     /// Where to write the JSON report.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -109,6 +112,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let s = scale::ScaleArgs {
             sizes: args.scale_sizes.clone(),
             concurrency: args.scale_concurrency,
+            repeats: args.scale_repeats,
         };
         run.scenarios.push(scale::run(&s).await?);
     }

@@ -31,6 +31,9 @@ pub const CHILD_ARG: &str = "__child-scale";
 pub struct ScaleArgs {
     pub sizes: Vec<usize>,
     pub concurrency: usize,
+    /// Runs per size, interleaved; the fastest time and the highest peak RSS are reported (the
+    /// machine is shared, so the fastest run is the least disturbed one).
+    pub repeats: usize,
 }
 
 /// What the child reports on its last stdout line.
@@ -42,6 +45,8 @@ pub struct ChildReport {
     pub enroll: u64,
     pub nothing_to_do: u64,
     pub skip: u64,
+    /// Skips by reason code.
+    pub skip_reasons: std::collections::BTreeMap<String, u64>,
     pub failed: u64,
     pub secs: f64,
     /// VmHWM after start-up (runtime, TLS client), before the first page.
@@ -107,11 +112,11 @@ async fn child() -> anyhow::Result<ChildReport> {
                 let user = user?;
                 let read = read_view(graph, policy, tenant, &user.id, memory).await?;
                 anyhow::Ok(match read {
-                    ReadView::Skip { .. } => Kind::Skip,
+                    ReadView::Skip { reason, .. } => Kind::Skip(reason.code()),
                     ReadView::View(view) => match plan(policy, &view) {
                         Plan::Enroll { actions, .. } if actions.is_empty() => Kind::Nothing,
                         Plan::Enroll { .. } => Kind::Enroll,
-                        Plan::Skip(_) => Kind::Skip,
+                        Plan::Skip(reason) => Kind::Skip(reason.code()),
                     },
                 })
             }
@@ -124,6 +129,7 @@ async fn child() -> anyhow::Result<ChildReport> {
         enroll: 0,
         nothing_to_do: 0,
         skip: 0,
+        skip_reasons: Default::default(),
         failed: 0,
         secs: 0.0,
         rss_before_kb,
@@ -136,7 +142,10 @@ async fn child() -> anyhow::Result<ChildReport> {
         match outcome {
             Ok(Kind::Enroll) => report.enroll += 1,
             Ok(Kind::Nothing) => report.nothing_to_do += 1,
-            Ok(Kind::Skip) => report.skip += 1,
+            Ok(Kind::Skip(code)) => {
+                report.skip += 1;
+                *report.skip_reasons.entry(code).or_default() += 1;
+            }
             Err(_) => report.failed += 1,
         }
         if report.users % tenth == 0 {
@@ -154,10 +163,10 @@ async fn child() -> anyhow::Result<ChildReport> {
 enum Kind {
     Enroll,
     Nothing,
-    Skip,
+    Skip(String),
 }
 
-async fn run_size(n: usize, concurrency: usize) -> anyhow::Result<ChildReport> {
+async fn run_size(n: usize, concurrency: usize) -> anyhow::Result<(ChildReport, u64)> {
     let sim = start_sim(SimOptions {
         synthetic_users: n,
         throttle: ThrottleOptions {
@@ -185,6 +194,7 @@ async fn run_size(n: usize, concurrency: usize) -> anyhow::Result<ChildReport> {
         .output()
         .await
         .context("running the planner child")?;
+    let calls = sim.control().counters().calls("*");
     sim.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
     anyhow::ensure!(
@@ -197,7 +207,8 @@ async fn run_size(n: usize, concurrency: usize) -> anyhow::Result<ChildReport> {
         .lines()
         .last()
         .context("planner child printed nothing")?;
-    serde_json::from_str(line).context("planner child's report")
+    let report = serde_json::from_str(line).context("planner child's report")?;
+    Ok((report, calls))
 }
 
 pub async fn run(args: &ScaleArgs) -> anyhow::Result<ScenarioReport> {
@@ -209,12 +220,27 @@ pub async fn run(args: &ScaleArgs) -> anyhow::Result<ScenarioReport> {
             "pageSize": 999,
             "throttling": "off (memory and CPU per user, not quota)",
             "latencyMs": 0,
+            "repeats": args.repeats,
         }),
     );
+    let mut runs: Vec<Vec<(ChildReport, u64)>> = vec![Vec::new(); args.sizes.len()];
+    for round in 0..args.repeats.max(1) {
+        for (i, &n) in args.sizes.iter().enumerate() {
+            eprintln!(
+                "bench: scenario 4 (scale), planning over {n} synthetic users (run {})…",
+                round + 1
+            );
+            runs[i].push(run_size(n, args.concurrency).await?);
+        }
+    }
     let mut results = Vec::new();
-    for &n in &args.sizes {
-        eprintln!("bench: scenario 4 (scale), planning over {n} synthetic users…");
-        let r = run_size(n, args.concurrency).await?;
+    for (&n, mut size_runs) in args.sizes.iter().zip(runs) {
+        let peak = size_runs.iter().map(|(r, _)| r.peak_rss_kb).max().unwrap_or(0);
+        let times: Vec<String> = size_runs.iter().map(|(r, _)| format!("{:.1}", r.secs)).collect();
+        size_runs.sort_by(|a, b| a.0.secs.total_cmp(&b.0.secs));
+        let (mut r, calls) = size_runs.swap_remove(0);
+        r.peak_rss_kb = peak;
+        report.note(format!("{n} users: run times {} s", times.join(", ")));
         let label = format!("{n} users");
         report
             .metric(Metric::new(format!("{label}: users planned"), r.users as f64, "users"))
@@ -225,13 +251,19 @@ pub async fn run(args: &ScaleArgs) -> anyhow::Result<ScenarioReport> {
                 r.secs * 1e6 / r.users.max(1) as f64,
                 "µs",
             ))
-            .metric(Metric::new(format!("{label}: total time"), r.secs, "s"));
+            .metric(Metric::new(format!("{label}: total time"), r.secs, "s"))
+            .metric(Metric::new(
+                format!("{label}: Graph calls per user"),
+                calls as f64 / r.users.max(1) as f64,
+                "calls",
+            ));
         report.note(format!(
-            "{label}: {} pages; plans: {} enroll, {} nothing to do, {} skip; RSS after start-up {:.1} MiB, VmRSS per tenth of users (MiB): {}",
+            "{label}: {} pages; plans: {} enroll, {} nothing to do, {} skip {:?}; RSS after start-up {:.1} MiB, VmRSS per tenth of users (MiB): {}",
             r.pages,
             r.enroll,
             r.nothing_to_do,
             r.skip,
+            r.skip_reasons,
             r.rss_before_kb as f64 / 1024.0,
             r.rss_samples_kb
                 .iter()
