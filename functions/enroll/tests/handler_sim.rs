@@ -464,3 +464,34 @@ async fn graph_500_on_a_phone_write_leaves_the_message_for_another_attempt() {
     assert_eq!(w.mobile(NEW_HIRE).as_deref(), Some("+31 633333333"));
     w.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn drain_until_settled_comes_back_for_messages_that_failed_the_first_time() {
+    use autoenroll_aws::memory::{MemoryFifoQueue, MemoryPoller};
+    use autoenroll_core::ports::EnrollQueue;
+    let w = world().await;
+    let mut rule = FaultRule::new(PHONE_POST, FaultKind::Throttle).times(2);
+    rule.retry_after_secs = Some(0);
+    w.sim.control().add_fault(rule);
+    let queue = MemoryFifoQueue::builder("settle.fifo").build();
+    queue.send_batch(&[request(NEW_HIRE)]).await.unwrap();
+    let poller = MemoryPoller::new(queue.clone()).retry_delay(Duration::ZERO);
+    let pending = || {
+        let queue = queue.clone();
+        async move { Ok(queue.len()) }
+    };
+    let (report, empty) = autoenroll_enroll::local::drain_until_settled(
+        &w.function,
+        &poller,
+        1,
+        5,
+        Duration::from_millis(1),
+        pending,
+    )
+    .await
+    .unwrap();
+    assert!(empty, "{report:?}");
+    assert_eq!(report.left_for_redelivery, 1, "{report:?}");
+    assert_eq!(w.mobile(NEW_HIRE).as_deref(), Some("+31 633333333"));
+    w.sim.shutdown().await;
+}
