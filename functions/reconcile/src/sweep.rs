@@ -234,6 +234,8 @@ impl<L: DeltaLinkStore, Q: EnrollQueue> Reconciler<L, Q> {
     fn requests(&self, users: &[User], report: &mut SweepReport) -> Vec<EnrollRequest> {
         let observed_at = rfc3339_now();
         let mut requests: Vec<EnrollRequest> = Vec::with_capacity(users.len());
+        let mut position: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::with_capacity(users.len());
         for user in users {
             report.users += 1;
             if user.removed.is_some() {
@@ -252,9 +254,12 @@ impl<L: DeltaLinkStore, Q: EnrollQueue> Reconciler<L, Q> {
                 dedup_key: dedup_key(&self.tenant_id, user),
             };
             // Delta may list an object more than once in a round; the last one is the latest.
-            match requests.iter_mut().find(|r| r.user_id == request.user_id) {
-                Some(existing) => *existing = request,
-                None => requests.push(request),
+            match position.get(&request.user_id) {
+                Some(&at) => requests[at] = request,
+                None => {
+                    position.insert(request.user_id.clone(), requests.len());
+                    requests.push(request);
+                }
             }
         }
         requests
