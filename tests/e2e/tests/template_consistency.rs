@@ -684,12 +684,11 @@ fn architecture_env_table(doc: &str) -> BTreeMap<String, String> {
         }
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
         // "| `NAME` | read by | meaning |" splits into ["", "`NAME`", "read by", "meaning", ""].
-        if cells.len() >= 4 {
-            if let Some(name) = cells[1].strip_prefix('`').and_then(|c| c.strip_suffix('`')) {
-                if name.starts_with("AUTOENROLL_") {
-                    table.insert(name.to_owned(), cells[2].to_owned());
-                }
-            }
+        if cells.len() >= 4
+            && let Some(name) = cells[1].strip_prefix('`').and_then(|c| c.strip_suffix('`'))
+            && name.starts_with("AUTOENROLL_")
+        {
+            table.insert(name.to_owned(), cells[2].to_owned());
         }
     }
     table
