@@ -18,6 +18,7 @@ mod backfill;
 mod common;
 mod report;
 mod scale;
+mod webhook;
 
 use report::{Machine, RunReport};
 
@@ -26,6 +27,7 @@ enum Scenario {
     All,
     Backfill,
     Scale,
+    Webhook,
 }
 
 #[derive(Debug, Parser)]
@@ -61,6 +63,12 @@ struct Args {
     /// Runs per scale size (fastest time and highest peak RSS reported).
     #[arg(long, default_value_t = 2)]
     scale_repeats: usize,
+    /// Webhook notification POSTs per second.
+    #[arg(long, default_value_t = 500)]
+    webhook_rate: u32,
+    /// Seconds of webhook load.
+    #[arg(long, default_value_t = 20)]
+    webhook_secs: u32,
     /// Where to write the JSON report.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -72,11 +80,22 @@ fn main() -> anyhow::Result<()> {
         return scale::child_main();
     }
     let args = Args::parse();
+    init_logs();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
     runtime.block_on(run(args))
+}
+
+/// JSON logs at INFO, as the functions write them in Lambda, formatted into a sink: the
+/// figures include what logging costs, and the terminal only shows the report.
+fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+        .with_writer(std::io::sink)
+        .try_init();
 }
 
 fn wants(args: &Args, s: Scenario) -> bool {
@@ -107,6 +126,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
         };
         eprintln!("bench: scenario 1 (backfill), {} users…", b.users);
         run.scenarios.push(backfill::run(&b).await?);
+    }
+    if wants(&args, Scenario::Webhook) {
+        let w = webhook::WebhookArgs {
+            rate: args.webhook_rate,
+            secs: args.webhook_secs,
+            handler_calls: (args.webhook_rate * args.webhook_secs) as usize,
+        };
+        eprintln!(
+            "bench: scenario 2 (webhook), {} POST/s for {} s…",
+            w.rate, w.secs
+        );
+        run.scenarios.push(webhook::run(&w).await?);
     }
     if wants(&args, Scenario::Scale) {
         let s = scale::ScaleArgs {
