@@ -3,7 +3,8 @@
 //! A fresh simulator with 80 ms latency on every Graph call and the write quota scaled down
 //! (3,000 per 15 s instead of per 150 s: same shape, ten times quicker); N users that all need
 //! enrolling. Our engine — the Graph client's pacer and bounded concurrency around the enroll
-//! path (read, plan, apply) — enrolls them all; then, on another fresh simulator in the same
+//! function's `Enroller::enroll_user` (read, plan, apply, memory, audit), as `autoenroll apply`
+//! drives it — enrolls them all; then, on another fresh simulator in the same
 //! process, the sequential baseline enrolls a subset one user at a time.
 
 use std::sync::Arc;
@@ -11,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use autoenroll_core::memory::{InMemoryAuditSink, InMemoryMemoryStore};
 use autoenroll_core::outcome::Outcome;
-use autoenroll_core::plan::{Plan, plan};
+use autoenroll_core::plan::Plan;
 use autoenroll_core::policy::Policy;
 use autoenroll_core::ports::Trigger;
-use autoenroll_core::read::{ReadView, read_view};
+use autoenroll_enroll::{Enroller, UserResult};
 use autoenroll_graph::{GraphClient, PacingConfig};
 use futures::StreamExt;
 use graph_sim::{LatencyRule, Sim, SimOptions, TenantSize, ThrottleOptions};
@@ -60,58 +61,27 @@ struct UserTally {
     failed: bool,
 }
 
-/// The enroll path for one user: read (exclusions first), plan, apply — the same calls the
-/// enroll function and the CLI make.
-async fn enroll_user(
-    graph: &GraphClient,
-    policy: &Policy,
-    tenant_id: &str,
-    user_id: &str,
-    memory: &InMemoryMemoryStore,
-    audit: &InMemoryAuditSink,
-) -> UserTally {
-    let view = match read_view(graph, policy, tenant_id, user_id, memory).await {
-        Ok(ReadView::View(view)) => view,
-        Ok(ReadView::Skip { .. }) => return UserTally::default(),
-        Err(_) => {
-            return UserTally {
-                failed: true,
-                ..UserTally::default()
-            };
-        }
+/// One user through the enroll function's own [`Enroller::enroll_user`] (read with exclusions
+/// first, plan, apply, memory, audit) — the code path of the Lambda and of `autoenroll apply`.
+async fn enroll_user(enroller: &BenchEnroller, user_id: &str) -> UserTally {
+    let report = enroller.enroll_user(user_id, &Trigger::Backfill).await;
+    let planned_writes = match &report.plan {
+        Some(Plan::Enroll { actions, .. }) => actions.len(),
+        _ => 0,
     };
-    let p = plan(policy, &view);
-    let planned_writes = match &p {
-        Plan::Enroll { actions, .. } => actions.len(),
-        Plan::Skip(_) => 0,
+    let (enrolled, failed) = match &report.result {
+        UserResult::Finished(Outcome::Done { actions, .. }) => (!actions.is_empty(), false),
+        UserResult::Finished(Outcome::Skipped(_)) => (false, false),
+        UserResult::Finished(Outcome::Failed { .. }) | UserResult::ReadFailed(_) => (false, true),
     };
-    let outcome = apply(graph, policy, &view, &p, memory, audit).await;
     UserTally {
         planned_writes,
-        enrolled: matches!(&outcome, Outcome::Done { actions, .. } if !actions.is_empty()),
-        failed: matches!(outcome, Outcome::Failed { .. }),
+        enrolled,
+        failed,
     }
 }
 
-async fn apply(
-    graph: &GraphClient,
-    policy: &Policy,
-    view: &autoenroll_core::plan::UserView,
-    p: &Plan,
-    memory: &InMemoryMemoryStore,
-    audit: &InMemoryAuditSink,
-) -> Outcome {
-    autoenroll_core::apply::apply(
-        graph,
-        policy,
-        view,
-        p,
-        memory,
-        audit,
-        Some(&Trigger::Backfill),
-    )
-    .await
-}
+type BenchEnroller = Enroller<InMemoryMemoryStore, InMemoryAuditSink>;
 
 pub fn policy() -> Policy {
     Policy {
@@ -253,11 +223,15 @@ async fn run_users(
     ids: &[String],
     concurrency: usize,
 ) -> Vec<UserTally> {
-    let policy = policy();
-    let memory = InMemoryMemoryStore::new();
-    let audit = InMemoryAuditSink::new();
+    let enroller = Enroller::new(
+        graph.clone(),
+        Arc::new(policy()),
+        tenant_id,
+        InMemoryMemoryStore::new(),
+        InMemoryAuditSink::new(),
+    );
     futures::stream::iter(ids)
-        .map(|id| enroll_user(graph, &policy, tenant_id, id, &memory, &audit))
+        .map(|id| enroll_user(&enroller, id))
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await
@@ -384,7 +358,7 @@ pub async fn run(args: &BackfillArgs) -> anyhow::Result<ScenarioReport> {
         .metric(Metric::new("speed ÷ baseline", extrapolated / total, "×").at_least(20.0));
     let base_enrolled = base.iter().filter(|t| t.enrolled).count();
     report.note(format!(
-        "baseline: one user at a time, read then write (same read/plan/apply calls, client limited to 1 request in flight), {n_base} users ({base_enrolled} enrolled) on a fresh simulator, extrapolated per user to {} users",
+        "baseline: one user at a time, read then write (the same Enroller::enroll_user, client limited to 1 request in flight), {n_base} users ({base_enrolled} enrolled) on a fresh simulator, extrapolated per user to {} users",
         args.users
     ));
     Ok(report.finish())

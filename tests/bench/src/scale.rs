@@ -3,16 +3,16 @@
 //! The simulator (holding the tenant, whose memory of course grows with it) runs in this
 //! process; the planner runs in a child process (this binary again, `__child-scale`) so its
 //! peak RSS (`VmHWM`) is its own. The child streams `GET /users` page by page (999 a page)
-//! and, with bounded concurrency, reads and plans each user exactly as the enroll path does
-//! (`read_view` + `plan`), keeping only counters. Throttling is off: this measures our memory
+//! and, with bounded concurrency, reads and plans each user with the enroll function's own
+//! `Enroller::plan_user` (what `autoenroll plan` does), keeping only counters. Throttling is off: this measures our memory
 //! and CPU per user, not Graph's quota (the quota-bound time is given in a note).
 
 use std::time::Instant;
 
 use anyhow::Context;
-use autoenroll_core::memory::InMemoryMemoryStore;
-use autoenroll_core::plan::{Plan, plan};
-use autoenroll_core::read::{ReadView, read_view};
+use autoenroll_core::memory::{InMemoryAuditSink, InMemoryMemoryStore};
+use autoenroll_core::plan::Plan;
+use autoenroll_enroll::{Enroller, PlannedUser};
 use autoenroll_graph::model::USER_SELECT;
 use autoenroll_graph::{
     Credential, GraphClient, GraphConfig, PacingConfig, RetryConfig, Secret, UserQuery,
@@ -91,8 +91,13 @@ async fn child() -> anyhow::Result<ChildReport> {
     });
     let graph = GraphClient::new(config)?;
     graph.access_token().await?;
-    let policy = crate::backfill::policy();
-    let memory = InMemoryMemoryStore::new();
+    let enroller = Enroller::new(
+        graph.clone(),
+        std::sync::Arc::new(crate::backfill::policy()),
+        tenant.clone(),
+        InMemoryMemoryStore::new(),
+        InMemoryAuditSink::new(),
+    );
     let rss_before_kb = proc_status_kb("VmHWM").unwrap_or(0);
 
     let start = Instant::now();
@@ -107,13 +112,12 @@ async fn child() -> anyhow::Result<ChildReport> {
         .try_flatten();
     let outcomes = users
         .map(|user| {
-            let (graph, policy, memory, tenant) = (&graph, &policy, &memory, &tenant);
+            let enroller = &enroller;
             async move {
                 let user = user?;
-                let read = read_view(graph, policy, tenant, &user.id, memory).await?;
-                anyhow::Ok(match read {
-                    ReadView::Skip { reason, .. } => Kind::Skip(reason.code()),
-                    ReadView::View(view) => match plan(policy, &view) {
+                anyhow::Ok(match enroller.plan_user(&user.id).await? {
+                    PlannedUser::Skip { reason, .. } => Kind::Skip(reason.code()),
+                    PlannedUser::Planned { plan, .. } => match plan {
                         Plan::Enroll { actions, .. } if actions.is_empty() => Kind::Nothing,
                         Plan::Enroll { .. } => Kind::Enroll,
                         Plan::Skip(reason) => Kind::Skip(reason.code()),
