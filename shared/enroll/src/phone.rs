@@ -272,6 +272,9 @@ pub fn normalize(
         }
         return Err(PhoneRejection::NotANumber);
     }
+    if misordered_rfc3966(trimmed) {
+        return Err(PhoneRejection::NotANumber);
+    }
     let international = trimmed.starts_with('+') || trimmed.starts_with('\u{FF0B}');
     let number = PhoneNumber::parse(trimmed, default_region.map(|r| r.0)).map_err(|e| match e {
         ParseError::InvalidCountryCode if !international && default_region.is_none() => {
@@ -331,6 +334,19 @@ pub fn normalize(
             .map(|r| r.as_region_str().as_str().to_owned()),
         extension,
     })
+}
+
+/// RFC 3966 text with `tel:` after `;phone-context=` (e.g. `1;phone-context=x;tel:2`): not a
+/// number, and rlibphonenumber 2.2 panics on it (it slices from after `tel:` up to the
+/// phone-context, begin > end), which would abort the enroll Lambda (`panic = "abort"`).
+/// Found by fuzz/phone_normalize.
+fn misordered_rfc3966(text: &str) -> bool {
+    const PHONE_CONTEXT: &str = ";phone-context=";
+    const TEL: &str = "tel:";
+    match (text.find(PHONE_CONTEXT), text.find(TEL)) {
+        (Some(context), Some(tel)) => tel + TEL.len() > context,
+        _ => false,
+    }
 }
 
 /// The canonical Graph form of a number Graph returned (users type numbers like

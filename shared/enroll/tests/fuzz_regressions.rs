@@ -103,3 +103,26 @@ fn extension_digits_are_ascii_in_graph_form() {
     assert_eq!(n.graph, "+1 2065550100x12");
     assert_eq!(n.extension.as_deref(), Some("12"));
 }
+
+/// Finding 4 (phone_normalize): rlibphonenumber 2.2.15 panics ("begin > end when slicing") on
+/// RFC 3966 text whose `tel:` comes after `;phone-context=`; a `mobilePhone` like that would
+/// have aborted the enroll function. It is now rejected as not a number before parsing.
+#[test]
+fn tel_after_phone_context_is_rejected_not_a_panic() {
+    for raw in [
+        "1;phone-context=QQ;0Q10tel:2",
+        "+31 6 12345678;phone-context=example.com;tel:+31612345678",
+        "#+ 14t 01;phone-context=QQ;0Q10o4322222340tel:2",
+    ] {
+        for region in [None, Some("NL".parse().unwrap())] {
+            assert_eq!(
+                phone::normalize(raw, region),
+                Err(phone::PhoneRejection::NotANumber),
+                "{raw}"
+            );
+        }
+    }
+    // Well-ordered RFC 3966 still reads.
+    let n = phone::normalize("tel:06-12345678;phone-context=+31", None).unwrap();
+    assert_eq!(n.graph, "+31 612345678");
+}
