@@ -3,6 +3,7 @@
 # time; any crash, panic, broken invariant, timeout or OOM fails the test command.
 #
 #   FUZZ_SECONDS=30 (default) seconds per target     FUZZ_TARGETS="a b" only these targets
+#   FUZZ_TARGET_DIR=dir  build there instead of fuzz/target
 #
 # Installs cargo-fuzz with `cargo install --locked` when it is missing (kept in ~/.cargo/bin).
 # libFuzzer needs unstable rustc flags: RUSTC_BOOTSTRAP=1 lets the stable toolchain take them
@@ -23,6 +24,8 @@ began=$(date +%s)
 # Same flags for build and run, or `cargo fuzz run` rebuilds: no sanitizer (our code forbids
 # unsafe; panics and invariant checks are what we look for), debug assertions on (overflow).
 flags=(--sanitizer none --debug-assertions)
+# A fresh target dir measures a CI-like cold build without touching fuzz/target.
+[ -n "${FUZZ_TARGET_DIR:-}" ] && flags+=(--target-dir "$FUZZ_TARGET_DIR")
 start=$(date +%s)
 cargo fuzz build "${flags[@]}"
 echo "fuzz build: $(( $(date +%s) - start )) s"
@@ -35,6 +38,7 @@ for t in $targets; do
   [ -d "regressions/$t" ] && dirs+=("regressions/$t")
   opts=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1)
   [ -f "dicts/$t.dict" ] && opts+=(-dict="dicts/$t.dict")
+  mkdir -p target
   log="target/fuzz-$t.log"
   echo "-- $t: ${secs} s"
   if cargo fuzz run "${flags[@]}" "$t" "${dirs[@]}" -- "${opts[@]}" >"$log" 2>&1; then
