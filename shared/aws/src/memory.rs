@@ -275,7 +275,10 @@ impl MemoryFifoQueue {
             && now.saturating_sub(accepted_ms) >= window
         {
             if let Some((_, id)) = state.dedup_order.pop_front()
-                && state.dedup.get(&id).is_some_and(|(_, at)| *at == accepted_ms)
+                && state
+                    .dedup
+                    .get(&id)
+                    .is_some_and(|(_, at)| *at == accepted_ms)
             {
                 state.dedup.remove(&id);
             }
