@@ -136,7 +136,13 @@ struct Sample {
     throttled: u64,
 }
 
-fn sampler(sim: &Sim, start: Instant) -> (tokio::task::JoinHandle<Vec<Sample>>, Arc<tokio::sync::Notify>) {
+fn sampler(
+    sim: &Sim,
+    start: Instant,
+) -> (
+    tokio::task::JoinHandle<Vec<Sample>>,
+    Arc<tokio::sync::Notify>,
+) {
     let control = sim.control();
     let stop = Arc::new(tokio::sync::Notify::new());
     let stopped = stop.clone();
@@ -298,14 +304,20 @@ pub async fn run(args: &BackfillArgs) -> anyhow::Result<ScenarioReport> {
 
     report
         .metric(Metric::new("users enrolled", enrolled as f64, "users").at_least(args.users as f64))
-        .metric(Metric::new("users protected (sim state)", protected as f64, "users"))
+        .metric(Metric::new(
+            "users protected (sim state)",
+            protected as f64,
+            "users",
+        ))
         .metric(Metric::new("users failed", failed as f64, "users").at_most(0.0))
         .metric(Metric::new("total time", total, "s"));
     match sustained {
         Some(rate) => {
             report
                 .metric(Metric::new("sustained writes/s", rate, "writes/s"))
-                .metric(Metric::new("sustained writes/s ÷ ceiling", rate / ceiling, "").at_least(0.95));
+                .metric(
+                    Metric::new("sustained writes/s ÷ ceiling", rate / ceiling, "").at_least(0.95),
+                );
         }
         None => {
             report.note(format!(
@@ -314,7 +326,11 @@ pub async fn run(args: &BackfillArgs) -> anyhow::Result<ScenarioReport> {
         }
     }
     report
-        .metric(Metric::new("writes ÷ admissible (bucket + refill over run)", writes as f64 / admissible, ""))
+        .metric(Metric::new(
+            "writes ÷ admissible (bucket + refill over run)",
+            writes as f64 / admissible,
+            "",
+        ))
         .metric(Metric::new("429s received", counters.throttled as f64, ""))
         .metric(
             Metric::new("longest run of seconds with 429s", storm as f64, "s")
@@ -352,9 +368,20 @@ pub async fn run(args: &BackfillArgs) -> anyhow::Result<ScenarioReport> {
     let per_user = base_total / n_base as f64;
     let extrapolated = per_user * args.users as f64;
     report
-        .metric(Metric::new("baseline time per user", common::millis(Duration::from_secs_f64(per_user)), "ms"))
-        .metric(Metric::new("baseline users protected", base_protected as f64, "users").at_least(n_base as f64))
-        .metric(Metric::new("baseline time for N users (extrapolated)", extrapolated, "s"))
+        .metric(Metric::new(
+            "baseline time per user",
+            common::millis(Duration::from_secs_f64(per_user)),
+            "ms",
+        ))
+        .metric(
+            Metric::new("baseline users protected", base_protected as f64, "users")
+                .at_least(n_base as f64),
+        )
+        .metric(Metric::new(
+            "baseline time for N users (extrapolated)",
+            extrapolated,
+            "s",
+        ))
         .metric(Metric::new("speed ÷ baseline", extrapolated / total, "×").at_least(20.0));
     let base_enrolled = base.iter().filter(|t| t.enrolled).count();
     report.note(format!(
@@ -369,12 +396,22 @@ mod tests {
     use super::*;
 
     fn s(at: f64, writes: u64, throttled: u64) -> Sample {
-        Sample { at, writes, throttled }
+        Sample {
+            at,
+            writes,
+            throttled,
+        }
     }
 
     #[test]
     fn storms_are_runs_of_seconds_with_429s() {
-        let samples = [s(0.5, 0, 0), s(1.5, 0, 2), s(2.5, 0, 3), s(3.5, 0, 3), s(4.5, 0, 4)];
+        let samples = [
+            s(0.5, 0, 0),
+            s(1.5, 0, 2),
+            s(2.5, 0, 3),
+            s(3.5, 0, 3),
+            s(4.5, 0, 4),
+        ];
         assert_eq!(longest_429_run(&samples), 2);
         assert_eq!(longest_429_run(&[s(0.5, 0, 0)]), 0);
     }

@@ -47,27 +47,32 @@ pub fn graph_client(
     GraphClient::new(config).context("building the Graph client")
 }
 
-/// Creates `n` users whose mobile numbers (Dutch mobiles, written the ways AD holds them)
-/// all need enrolling; returns their object ids. Created through the simulator's admin API, as
-/// AD sync would (no token, no quota).
+/// A new user whose mobile number (a Dutch mobile, written one of the ways AD holds them)
+/// needs enrolling: the properties AD sync or HR provisioning would create it with.
+pub fn new_user(prefix: &str, i: usize) -> serde_json::Value {
+    let digits = 20_000_000 + i;
+    let mobile = match i % 3 {
+        0 => format!("06-{digits}"),
+        1 => format!("+31 6 {digits}"),
+        _ => format!("+31 (0)6 {digits}"),
+    };
+    json!({
+        "userPrincipalName": format!("{prefix}{i}@{DOMAIN}"),
+        "displayName": format!("Bench User {i}"),
+        "mobilePhone": mobile,
+        "accountEnabled": true,
+        "userType": "Member",
+    })
+}
+
+/// Creates `n` users that all need enrolling ([`new_user`]); returns their object ids. Created
+/// through the simulator's admin API, as AD sync would (no token, no quota).
 pub fn create_users(sim: &Sim, prefix: &str, n: usize) -> anyhow::Result<Vec<String>> {
     let control = sim.control();
     (0..n)
         .map(|i| {
-            let digits = 20_000_000 + i;
-            let mobile = match i % 3 {
-                0 => format!("06-{digits}"),
-                1 => format!("+31 6 {digits}"),
-                _ => format!("+31 (0)6 {}", digits),
-            };
             control
-                .create_user(json!({
-                    "userPrincipalName": format!("{prefix}{i}@{DOMAIN}"),
-                    "displayName": format!("Bench User {i}"),
-                    "mobilePhone": mobile,
-                    "accountEnabled": true,
-                    "userType": "Member",
-                }))
+                .create_user(new_user(prefix, i))
                 .map_err(|e| anyhow::anyhow!("creating user {i}: {e}"))
         })
         .collect()

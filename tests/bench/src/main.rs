@@ -16,6 +16,7 @@ use clap::{Parser, ValueEnum};
 
 mod backfill;
 mod common;
+mod exposure;
 mod report;
 mod scale;
 mod webhook;
@@ -28,10 +29,14 @@ enum Scenario {
     Backfill,
     Scale,
     Webhook,
+    Exposure,
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "bench", about = "autoenroll benchmarks against the Graph simulator")]
+#[command(
+    name = "bench",
+    about = "autoenroll benchmarks against the Graph simulator"
+)]
 struct Args {
     /// Which scenario to run.
     #[arg(long, value_enum, default_value = "all")]
@@ -69,6 +74,22 @@ struct Args {
     /// Seconds of webhook load.
     #[arg(long, default_value_t = 20)]
     webhook_secs: u32,
+    /// New users created in each exposure phase.
+    #[arg(long, default_value_t = 200)]
+    exposure_users: usize,
+    /// New users created per second in the exposure scenario.
+    #[arg(long, default_value_t = 20.0)]
+    exposure_rate: f64,
+    /// Reconcile sweep interval of the local stack, in seconds (60 in AWS).
+    #[arg(long, default_value_t = 3.0)]
+    sweep_secs: f64,
+    /// Enroll pollers in the exposure scenario (the SQS event source's MaximumConcurrency).
+    #[arg(long, default_value_t = 4)]
+    exposure_workers: usize,
+    /// Graph requests in flight for the whole local stack. Default: 16 per poller, as each
+    /// Lambda instance has its own client with 16.
+    #[arg(long)]
+    exposure_graph_concurrency: Option<usize>,
     /// Where to write the JSON report.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -146,6 +167,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
             repeats: args.scale_repeats,
         };
         run.scenarios.push(scale::run(&s).await?);
+    }
+    if wants(&args, Scenario::Exposure) {
+        let e = exposure::ExposureArgs {
+            users: args.exposure_users,
+            create_rate: args.exposure_rate,
+            sweep: Duration::from_secs_f64(args.sweep_secs.max(0.1)),
+            latency_ms: args.latency_ms,
+            workers: args.exposure_workers,
+            graph_concurrency: args
+                .exposure_graph_concurrency
+                .unwrap_or(16 * args.exposure_workers.max(1)),
+        };
+        eprintln!(
+            "bench: scenario 5 (exposure), {} new users per phase…",
+            e.users
+        );
+        run.scenarios.push(exposure::run(&e).await?);
     }
     run.machine.load_at_end = report::load_average();
     run.duration_secs = started.elapsed().as_secs_f64();

@@ -108,7 +108,13 @@ async fn child() -> anyhow::Result<ChildReport> {
         .inspect_ok(|_| {
             pages.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         })
-        .map_ok(|page| futures::stream::iter(page.value.into_iter().map(Ok::<_, autoenroll_graph::GraphError>)))
+        .map_ok(|page| {
+            futures::stream::iter(
+                page.value
+                    .into_iter()
+                    .map(Ok::<_, autoenroll_graph::GraphError>),
+            )
+        })
         .try_flatten();
     let outcomes = users
         .map(|user| {
@@ -239,17 +245,35 @@ pub async fn run(args: &ScaleArgs) -> anyhow::Result<ScenarioReport> {
     }
     let mut results = Vec::new();
     for (&n, mut size_runs) in args.sizes.iter().zip(runs) {
-        let peak = size_runs.iter().map(|(r, _)| r.peak_rss_kb).max().unwrap_or(0);
-        let times: Vec<String> = size_runs.iter().map(|(r, _)| format!("{:.1}", r.secs)).collect();
+        let peak = size_runs
+            .iter()
+            .map(|(r, _)| r.peak_rss_kb)
+            .max()
+            .unwrap_or(0);
+        let times: Vec<String> = size_runs
+            .iter()
+            .map(|(r, _)| format!("{:.1}", r.secs))
+            .collect();
         size_runs.sort_by(|a, b| a.0.secs.total_cmp(&b.0.secs));
         let (mut r, calls) = size_runs.swap_remove(0);
         r.peak_rss_kb = peak;
         report.note(format!("{n} users: run times {} s", times.join(", ")));
         let label = format!("{n} users");
         report
-            .metric(Metric::new(format!("{label}: users planned"), r.users as f64, "users"))
-            .metric(Metric::new(format!("{label}: failed reads"), r.failed as f64, "users").at_most(0.0))
-            .metric(Metric::new(format!("{label}: peak RSS (child)"), r.peak_rss_kb as f64 / 1024.0, "MiB"))
+            .metric(Metric::new(
+                format!("{label}: users planned"),
+                r.users as f64,
+                "users",
+            ))
+            .metric(
+                Metric::new(format!("{label}: failed reads"), r.failed as f64, "users")
+                    .at_most(0.0),
+            )
+            .metric(Metric::new(
+                format!("{label}: peak RSS (child)"),
+                r.peak_rss_kb as f64 / 1024.0,
+                "MiB",
+            ))
             .metric(Metric::new(
                 format!("{label}: time per user"),
                 r.secs * 1e6 / r.users.max(1) as f64,
@@ -285,12 +309,10 @@ pub async fn run(args: &ScaleArgs) -> anyhow::Result<ScenarioReport> {
         let time_ratio = tpu(large) / tpu(small);
         report
             .metric(
-                Metric::new(
-                    format!("peak RSS {large_n} ÷ {small_n}"),
-                    rss_ratio,
-                    "×",
-                )
-                .target("≈ 1 (does not grow with the tenant): ≤ 1.2", rss_ratio <= 1.2),
+                Metric::new(format!("peak RSS {large_n} ÷ {small_n}"), rss_ratio, "×").target(
+                    "≈ 1 (does not grow with the tenant): ≤ 1.2",
+                    rss_ratio <= 1.2,
+                ),
             )
             .metric(
                 Metric::new(

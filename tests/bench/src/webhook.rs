@@ -100,7 +100,11 @@ fn summarise(report: &mut ScenarioReport, prefix: &str, mut ms: Vec<f64>, p99_ta
     ms.sort_by(f64::total_cmp);
     let p99 = Metric::new(format!("{prefix} p99"), percentile(&ms, 99.0), "ms");
     report
-        .metric(Metric::new(format!("{prefix} p50"), percentile(&ms, 50.0), "ms"))
+        .metric(Metric::new(
+            format!("{prefix} p50"),
+            percentile(&ms, 50.0),
+            "ms",
+        ))
         .metric(match p99_target {
             Some(t) => p99.at_most(t),
             None => p99,
@@ -125,8 +129,8 @@ pub async fn run(args: &WebhookArgs) -> anyhow::Result<ScenarioReport> {
         }),
     );
     let (handler, queue) = webhook();
-    let front = autoenroll_webhook::serve_local(SocketAddr::from(([127, 0, 0, 1], 0)), handler)
-        .await?;
+    let front =
+        autoenroll_webhook::serve_local(SocketAddr::from(([127, 0, 0, 1], 0)), handler).await?;
     let url = front.url.clone();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(1_024)
@@ -181,7 +185,11 @@ pub async fn run(args: &WebhookArgs) -> anyhow::Result<ScenarioReport> {
     let expected_items: usize = (0..total).chain([total + 1]).map(|i| i % 5 + 1).sum();
     report
         .metric(Metric::new("POSTs sent", total as f64, ""))
-        .metric(Metric::new("achieved rate", total as f64 / elapsed, "POST/s"))
+        .metric(Metric::new(
+            "achieved rate",
+            total as f64 / elapsed,
+            "POST/s",
+        ))
         .metric(Metric::new("errors (non-202 or transport)", errors as f64, "").at_most(0.0))
         .metric(
             Metric::new("notifications enqueued", enqueued as f64, "")
@@ -235,8 +243,16 @@ pub async fn run(args: &WebhookArgs) -> anyhow::Result<ScenarioReport> {
     let mut sorted = times.clone();
     sorted.sort_by(f64::total_cmp);
     report
-        .metric(Metric::new("handler-only p50", percentile(&sorted, 50.0), "µs"))
-        .metric(Metric::new("handler-only p99", percentile(&sorted, 99.0), "µs"))
+        .metric(Metric::new(
+            "handler-only p50",
+            percentile(&sorted, 50.0),
+            "µs",
+        ))
+        .metric(Metric::new(
+            "handler-only p99",
+            percentile(&sorted, 99.0),
+            "µs",
+        ))
         .metric(Metric::new(
             "handler-only max",
             sorted.last().copied().unwrap_or(f64::NAN),
@@ -255,4 +271,3 @@ pub async fn run(args: &WebhookArgs) -> anyhow::Result<ScenarioReport> {
     );
     Ok(report.finish())
 }
-
