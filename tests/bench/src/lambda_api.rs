@@ -23,18 +23,8 @@ pub const REQUEST_ID: &str = "bench-0001-cold-start";
 #[derive(Debug, Clone)]
 pub enum Answer {
     Response { at: Instant, body: Bytes },
-    Error { at: Instant, body: Bytes },
-    InitError { at: Instant, body: Bytes },
-}
-
-impl Answer {
-    pub fn at(&self) -> Instant {
-        match self {
-            Answer::Response { at, .. } | Answer::Error { at, .. } | Answer::InitError { at, .. } => {
-                *at
-            }
-        }
-    }
+    Error { body: Bytes },
+    InitError { body: Bytes },
 }
 
 struct Shared {
@@ -64,7 +54,10 @@ impl RuntimeApi {
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(shared.clone());
@@ -102,10 +95,7 @@ impl RuntimeApi {
 }
 
 async fn next(State(shared): State<Arc<Shared>>) -> Response {
-    shared
-        .first_next_at
-        .lock()
-        .get_or_insert_with(Instant::now);
+    shared.first_next_at.lock().get_or_insert_with(Instant::now);
     let event = shared.event.lock().take();
     let Some(event) = event else {
         // Between invocations the real API just does not answer.
@@ -149,7 +139,13 @@ async fn response(
     Path(_id): Path<String>,
     body: Bytes,
 ) -> StatusCode {
-    deliver(&shared, Answer::Response { at: Instant::now(), body })
+    deliver(
+        &shared,
+        Answer::Response {
+            at: Instant::now(),
+            body,
+        },
+    )
 }
 
 async fn error(
@@ -157,9 +153,9 @@ async fn error(
     Path(_id): Path<String>,
     body: Bytes,
 ) -> StatusCode {
-    deliver(&shared, Answer::Error { at: Instant::now(), body })
+    deliver(&shared, Answer::Error { body })
 }
 
 async fn init_error(State(shared): State<Arc<Shared>>, body: Bytes) -> StatusCode {
-    deliver(&shared, Answer::InitError { at: Instant::now(), body })
+    deliver(&shared, Answer::InitError { body })
 }

@@ -15,8 +15,10 @@ use anyhow::Context;
 use clap::{Parser, ValueEnum};
 
 mod backfill;
+mod coldstart;
 mod common;
 mod exposure;
+mod lambda_api;
 mod report;
 mod scale;
 mod webhook;
@@ -30,6 +32,7 @@ enum Scenario {
     Scale,
     Webhook,
     Exposure,
+    Coldstart,
 }
 
 #[derive(Debug, Parser)]
@@ -38,9 +41,9 @@ enum Scenario {
     about = "autoenroll benchmarks against the Graph simulator"
 )]
 struct Args {
-    /// Which scenario to run.
-    #[arg(long, value_enum, default_value = "all")]
-    scenario: Scenario,
+    /// Which scenarios to run (comma separated).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "all")]
+    scenario: Vec<Scenario>,
     /// Users to backfill (scenario 1).
     #[arg(long, default_value_t = 5_000)]
     users: usize,
@@ -90,6 +93,14 @@ struct Args {
     /// Lambda instance has its own client with 16.
     #[arg(long)]
     exposure_graph_concurrency: Option<usize>,
+    /// Where the functions' release binaries are (default: next to this binary, i.e.
+    /// target/release after `cargo build --release -p autoenroll-webhook -p autoenroll-enroll
+    /// -p autoenroll-subscriptions -p autoenroll-reconcile`).
+    #[arg(long)]
+    functions_dir: Option<PathBuf>,
+    /// Cold starts per function.
+    #[arg(long, default_value_t = 5)]
+    coldstart_runs: usize,
     /// Where to write the JSON report.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -120,7 +131,7 @@ fn init_logs() {
 }
 
 fn wants(args: &Args, s: Scenario) -> bool {
-    args.scenario == Scenario::All || args.scenario == s
+    args.scenario.contains(&Scenario::All) || args.scenario.contains(&s)
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
@@ -184,6 +195,28 @@ async fn run(args: Args) -> anyhow::Result<()> {
             e.users
         );
         run.scenarios.push(exposure::run(&e).await?);
+    }
+    if wants(&args, Scenario::Coldstart) {
+        let dir = match &args.functions_dir {
+            Some(d) => d.clone(),
+            None => std::env::current_exe()?
+                .parent()
+                .map(PathBuf::from)
+                .unwrap_or_default(),
+        };
+        let c = coldstart::ColdStartArgs {
+            dir,
+            runs: args.coldstart_runs,
+            functions: coldstart::FUNCTIONS
+                .iter()
+                .map(|f| (*f).to_owned())
+                .collect(),
+        };
+        eprintln!(
+            "bench: scenario 3 (cold start), binaries in {}…",
+            c.dir.display()
+        );
+        run.scenarios.push(coldstart::run(&c).await?);
     }
     run.machine.load_at_end = report::load_average();
     run.duration_secs = started.elapsed().as_secs_f64();

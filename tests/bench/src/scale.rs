@@ -158,7 +158,7 @@ async fn child() -> anyhow::Result<ChildReport> {
             }
             Err(_) => report.failed += 1,
         }
-        if report.users % tenth == 0 {
+        if report.users.is_multiple_of(tenth) {
             report
                 .rss_samples_kb
                 .push(proc_status_kb("VmRSS").unwrap_or(0));

@@ -1,0 +1,515 @@
+//! Scenario 3 — cold start and footprint of the functions' release binaries.
+//!
+//! Each binary (`cargo build --release -p autoenroll-webhook …`) is started as Lambda starts
+//! it: a fresh process whose only way in is the Lambda Runtime API, here the minimal loopback
+//! implementation in [`crate::lambda_api`]. It gets one real event — a change notification for
+//! the webhook, an SQS batch of one new user for enroll, the schedule's event for
+//! subscriptions and reconcile — with its AWS services on moto (Secrets Manager, SQS FIFO,
+//! DynamoDB; `moto_server` on loopback, as `./test.sh` runs it) and Graph on the simulator.
+//! Measured: binary size; time from spawning the process to its first `GET …/next` (init) and
+//! to its answer for the event (first event handled); peak RSS (`VmHWM` of the process, read
+//! while it waits for the next event). Each function runs `runs` times; medians reported.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use autoenroll_aws::dynamo::ensure_table;
+use aws_sdk_sqs::types::QueueAttributeName;
+use axum::Router;
+use axum::extract::RawQuery;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use graph_sim::Sim;
+use serde_json::{Value, json};
+
+use crate::common::{APP, APP_SECRET, millis, new_user, start_sim};
+use crate::lambda_api::{Answer, RuntimeApi};
+use crate::report::{Metric, ScenarioReport};
+
+pub const FUNCTIONS: [&str; 4] = ["webhook", "enroll", "subscriptions", "reconcile"];
+
+#[derive(Debug, Clone)]
+pub struct ColdStartArgs {
+    /// Where the release binaries are (default: next to this binary).
+    pub dir: PathBuf,
+    pub runs: usize,
+    pub functions: Vec<String>,
+}
+
+/// moto on loopback: the one the test command started, or one of our own.
+struct Moto {
+    endpoint: String,
+    child: Option<tokio::process::Child>,
+}
+
+impl Moto {
+    async fn start() -> anyhow::Result<Moto> {
+        if let Ok(endpoint) = std::env::var("AUTOENROLL_TEST_MOTO_ENDPOINT")
+            && !endpoint.is_empty()
+        {
+            return Ok(Moto {
+                endpoint,
+                child: None,
+            });
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let candidates = [
+            std::env::var("AUTOENROLL_VENV_BIN")
+                .map(|d| format!("{d}/moto_server"))
+                .unwrap_or_default(),
+            ".venv/bin/moto_server".to_owned(),
+            "moto_server".to_owned(),
+        ];
+        let mut last_error = None;
+        for program in candidates.iter().filter(|c| !c.is_empty()) {
+            match tokio::process::Command::new(program)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+            {
+                Ok(child) => {
+                    let endpoint = format!("http://127.0.0.1:{port}");
+                    let moto = Moto {
+                        endpoint,
+                        child: Some(child),
+                    };
+                    moto.wait_ready().await?;
+                    return Ok(moto);
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        anyhow::bail!(
+            "moto_server not found ({}); run ./test.sh once (it installs moto into .venv) or set AUTOENROLL_TEST_MOTO_ENDPOINT",
+            last_error.map(|e| e.to_string()).unwrap_or_default()
+        )
+    }
+
+    async fn wait_ready(&self) -> anyhow::Result<()> {
+        let client = reqwest::Client::new();
+        for _ in 0..150 {
+            if client
+                .get(format!("{}/moto-api/", self.endpoint))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("moto did not start on {}", self.endpoint)
+    }
+
+    async fn stop(mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill().await;
+        }
+    }
+}
+
+/// Everything the functions are configured with.
+struct World {
+    env: Vec<(String, String)>,
+    client_state: String,
+    tenant: String,
+    queue_arn: String,
+}
+
+async fn world(
+    moto: &Moto,
+    sim: &Sim,
+    ca_file: &Path,
+    notification_url: &str,
+) -> anyhow::Result<World> {
+    let aws = autoenroll_aws::config::for_moto(&moto.endpoint).await;
+    let suffix = format!(
+        "{}-{}",
+        std::process::id(),
+        time::OffsetDateTime::now_utc().unix_timestamp_nanos()
+    );
+    let secrets = autoenroll_aws::config::secrets_client(&aws);
+    let client_secret_arn = secrets
+        .create_secret()
+        .name(format!("bench-client-secret-{suffix}"))
+        .secret_string(APP_SECRET)
+        .send()
+        .await
+        .context("moto: creating the client secret")?
+        .arn()
+        .unwrap_or_default()
+        .to_owned();
+    let client_state = format!("bench-client-state-{suffix}-9f8e7d6c5b4a39281706f5e4d3c2b1a0");
+    let client_state_arn = secrets
+        .create_secret()
+        .name(format!("bench-client-state-{suffix}"))
+        .secret_string(&client_state)
+        .send()
+        .await
+        .context("moto: creating the clientState secret")?
+        .arn()
+        .unwrap_or_default()
+        .to_owned();
+    let table = format!("bench-coldstart-{suffix}");
+    ensure_table(&autoenroll_aws::config::dynamodb_client(&aws), &table)
+        .await
+        .map_err(|e| anyhow::anyhow!("moto: creating the table: {e}"))?;
+    let queue_url = autoenroll_aws::config::sqs_client(&aws)
+        .create_queue()
+        .queue_name(format!("bench-coldstart-{suffix}.fifo"))
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .context("moto: creating the queue")?
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
+    let tenant = sim.tenant_id();
+    // The functions look in the region the resources were created in.
+    let region = aws
+        .region()
+        .map(|r| r.as_ref().to_owned())
+        .unwrap_or_else(|| autoenroll_aws::config::FALLBACK_REGION.to_owned());
+    let env: Vec<(String, String)> = [
+        ("AUTOENROLL_TENANT_ID", tenant.clone()),
+        ("AUTOENROLL_CLIENT_ID", APP.to_owned()),
+        ("AUTOENROLL_CLIENT_SECRET_ARN", client_secret_arn),
+        ("AUTOENROLL_CLIENT_STATE_SECRET_ARN", client_state_arn),
+        ("AUTOENROLL_QUEUE_URL", queue_url),
+        ("AUTOENROLL_TABLE_NAME", table),
+        ("AUTOENROLL_NOTIFICATION_URL", notification_url.to_owned()),
+        ("AUTOENROLL_GRAPH_MAX_CONCURRENCY", "5".to_owned()),
+        ("AUTOENROLL_POLICY_DEFAULT_REGION", "NL".to_owned()),
+        ("AUTOENROLL_POLICY_MFA_MODE", "per-user-enabled".to_owned()),
+        ("AUTOENROLL_POLICY_SET_SMS_DEFAULT", "true".to_owned()),
+        (
+            "AUTOENROLL_POLICY_EXCLUDED_UPNS",
+            "breakglass01@contoso.onmicrosoft.com".to_owned(),
+        ),
+        ("AUTOENROLL_POLICY_EXCLUDED_GROUPS", String::new()),
+        ("AUTOENROLL_POLICY_SCOPE_GROUPS", String::new()),
+        ("AUTOENROLL_POLICY_INCLUDE_GUESTS", "false".to_owned()),
+        (
+            "AUTOENROLL_POLICY_ON_NUMBER_CHANGE",
+            "update-managed".to_owned(),
+        ),
+        ("AUTOENROLL_POLICY_OFFICE_FALLBACK", "false".to_owned()),
+        ("AUTOENROLL_GRAPH_BASE_URL", sim.base_url()),
+        ("AUTOENROLL_AUTHORITY_HOST", sim.authority_host()),
+        ("AUTOENROLL_EXTRA_CA_PEM", ca_file.display().to_string()),
+        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("AWS_REGION", region.clone()),
+        ("AWS_DEFAULT_REGION", region.clone()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".to_owned()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench".to_owned()),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "2026/01/01/[$LATEST]bench".to_owned(),
+        ),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    Ok(World {
+        env,
+        client_state,
+        tenant,
+        queue_arn: format!("arn:aws:sqs:{region}:000000000000:bench-coldstart-{suffix}.fifo"),
+    })
+}
+
+/// The first event each function gets.
+fn event(function: &str, world: &World, sim: &Sim, run: usize) -> anyhow::Result<Value> {
+    Ok(match function {
+        "webhook" => {
+            let user = "4a1e6c2b-0f3d-4e8a-9b7c-1d2e3f4a5b01";
+            let body = json!({ "value": [{
+                "changeType": "updated",
+                "clientState": world.client_state,
+                "resource": format!("Users/{user}"),
+                "resourceData": {
+                    "@odata.type": "#Microsoft.Graph.User",
+                    "@odata.id": format!("Users/{user}"),
+                    "id": user,
+                    "organizationId": world.tenant,
+                    "sequenceNumber": format!("{}", 638_000_000_000_000_000u64 + run as u64),
+                },
+                "subscriptionExpirationDateTime": "2030-05-24T23:21:19.3554403+00:00",
+                "subscriptionId": "0e3f2a33-3c1f-4a8c-9a4b-1f5a7d2c9b10",
+                "tenantId": world.tenant,
+            }]});
+            json!({
+                "version": "2.0",
+                "routeKey": "$default",
+                "rawPath": "/",
+                "rawQueryString": "",
+                "headers": {
+                    "content-type": "application/json; charset=utf-8",
+                    "host": "bench.lambda-url.eu-west-1.on.aws",
+                    "x-forwarded-proto": "https",
+                    "user-agent": "Microsoft-Notifications/1.0",
+                },
+                "requestContext": {
+                    "accountId": "anonymous",
+                    "apiId": "bench",
+                    "domainName": "bench.lambda-url.eu-west-1.on.aws",
+                    "domainPrefix": "bench",
+                    "http": {
+                        "method": "POST",
+                        "path": "/",
+                        "protocol": "HTTP/1.1",
+                        "sourceIp": "127.0.0.1",
+                        "userAgent": "Microsoft-Notifications/1.0",
+                    },
+                    "requestId": format!("bench-{run}"),
+                    "routeKey": "$default",
+                    "stage": "$default",
+                    "time": "25/Nov/2026:12:00:00 +0000",
+                    "timeEpoch": 1_795_608_000_000u64,
+                },
+                "body": body.to_string(),
+                "isBase64Encoded": false,
+            })
+        }
+        "enroll" => {
+            // A new user each run, so every run does the same work (read, three writes).
+            let user_id = sim
+                .control()
+                .create_user(new_user("coldstart", run))
+                .map_err(|e| anyhow::anyhow!("creating a user: {e}"))?;
+            let request = json!({
+                "tenantId": world.tenant,
+                "userId": user_id,
+                "trigger": { "kind": "reconcile" },
+                "observedAt": "2026-11-25T12:00:00Z",
+                "dedupKey": format!("bench:{user_id}"),
+            });
+            json!({ "Records": [{
+                "messageId": format!("bench-message-{run}"),
+                "receiptHandle": format!("bench-receipt-{run}"),
+                "body": request.to_string(),
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1795608000000",
+                    "SenderId": "AROAEXAMPLE:bench",
+                    "ApproximateFirstReceiveTimestamp": "1795608000001",
+                    "MessageGroupId": user_id,
+                    "MessageDeduplicationId": format!("bench-{run}"),
+                    "SequenceNumber": format!("{}", 18_000_000_000_000_000_000u128 + run as u128),
+                },
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": world.queue_arn,
+                "awsRegion": "eu-west-1",
+            }]})
+        }
+        _ => json!({
+            "version": "0",
+            "id": format!("bench-{run}"),
+            "detail-type": "Scheduled Event",
+            "source": "aws.scheduler",
+            "account": "123456789012",
+            "time": "2026-11-25T12:00:00Z",
+            "region": "eu-west-1",
+            "resources": [],
+            "detail": {},
+        }),
+    })
+}
+
+/// One cold start.
+struct Start {
+    init: Duration,
+    first_event: Duration,
+    peak_rss_kb: u64,
+    answer: String,
+}
+
+fn vm_hwm_kb(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+async fn cold_start(binary: &Path, world: &World, event: Value) -> anyhow::Result<Start> {
+    let mut api = RuntimeApi::start(event).await?;
+    let name = binary
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut command = tokio::process::Command::new(binary);
+    command
+        .env_clear()
+        .envs(world.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("AWS_LAMBDA_RUNTIME_API", api.endpoint())
+        .env("AWS_LAMBDA_FUNCTION_NAME", &name)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let started = Instant::now();
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let pid = child.id().unwrap_or(0);
+    let answer = tokio::time::timeout(Duration::from_secs(60), api.answer()).await;
+    let peak_rss_kb = vm_hwm_kb(pid).unwrap_or(0);
+    let init = api.first_next_at().map(|t| t - started);
+    let _ = child.start_kill();
+    let output = child.wait_with_output().await?;
+    api.stop();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let tail: String = stderr.lines().rev().take(5).collect::<Vec<_>>().join(" | ");
+    let answer = match answer {
+        Ok(Some(answer)) => answer,
+        Ok(None) | Err(_) => anyhow::bail!("{name}: no answer to the first event; stderr: {tail}"),
+    };
+    let (at, body) = match answer {
+        Answer::Response { at, body } => (at, body),
+        Answer::Error { body, .. } | Answer::InitError { body, .. } => anyhow::bail!(
+            "{name} failed the event: {}; stderr: {tail}",
+            String::from_utf8_lossy(&body)
+        ),
+    };
+    Ok(Start {
+        init: init.unwrap_or_default(),
+        first_event: at - started,
+        peak_rss_kb,
+        answer: String::from_utf8_lossy(&body).chars().take(200).collect(),
+    })
+}
+
+/// Answers the subscription's validation handshake (and accepts notifications), for the
+/// subscriptions function's first run.
+async fn notification_endpoint() -> anyhow::Result<(String, tokio::task::JoinHandle<()>)> {
+    async fn handle(RawQuery(query): RawQuery) -> impl IntoResponse {
+        let token = query.as_deref().and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "validationToken")
+                .map(|(_, v)| v.into_owned())
+        });
+        match token {
+            Some(t) => (StatusCode::OK, [("content-type", "text/plain")], t).into_response(),
+            None => StatusCode::ACCEPTED.into_response(),
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    let app = Router::new().fallback(handle);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((url, task))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v[v.len() / 2]
+    }
+}
+
+pub async fn run(args: &ColdStartArgs) -> anyhow::Result<ScenarioReport> {
+    let mut report = ScenarioReport::new(
+        "3 coldstart",
+        json!({
+            "binaries": args.dir.display().to_string(),
+            "runs": args.runs,
+            "runtimeApi": "bench's own loopback Lambda Runtime API (next / response / error)",
+            "aws": "moto_server on loopback (Secrets Manager, SQS FIFO, DynamoDB)",
+            "graph": "graph-sim in the bench process (HTTPS, no added latency)",
+        }),
+    );
+    let present: Vec<(String, PathBuf)> = args
+        .functions
+        .iter()
+        .map(|f| (f.clone(), args.dir.join(format!("autoenroll-{f}"))))
+        .filter(|(_, p)| p.is_file())
+        .collect();
+    for f in &args.functions {
+        if !present.iter().any(|(p, _)| p == f) {
+            report.note(format!(
+                "{f}: no binary at {} — build it with `cargo build --release -p autoenroll-{f}`",
+                args.dir.join(format!("autoenroll-{f}")).display()
+            ));
+        }
+    }
+    if present.is_empty() {
+        return Ok(report.finish());
+    }
+    let moto = Moto::start().await?;
+    let sim = start_sim(graph_sim::SimOptions::default()).await?;
+    let dir = std::env::temp_dir().join(format!("autoenroll-bench-cold-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let ca_file = dir.join("sim-ca.pem");
+    std::fs::write(&ca_file, sim.ca_cert_pem())?;
+    let (notification_url, endpoint) = notification_endpoint().await?;
+    let result = async {
+        let world = world(&moto, &sim, &ca_file, &notification_url).await?;
+        for (function, binary) in &present {
+            let size = std::fs::metadata(binary)?.len() as f64 / (1024.0 * 1024.0);
+            let mut starts = Vec::new();
+            for run in 0..args.runs.max(1) {
+                let event = event(function, &world, &sim, run)?;
+                starts.push(cold_start(binary, &world, event).await?);
+            }
+            let label = |what: &str| format!("{function}: {what}");
+            report
+                .metric(Metric::new(label("binary size"), size, "MiB").at_most(10.0))
+                .metric(Metric::new(
+                    label("start → init done (first GET next), median"),
+                    median(starts.iter().map(|s| millis(s.init)).collect()),
+                    "ms",
+                ))
+                .metric(
+                    Metric::new(
+                        label("start → first event handled, median"),
+                        median(starts.iter().map(|s| millis(s.first_event)).collect()),
+                        "ms",
+                    )
+                    .at_most(30.0),
+                )
+                .metric(
+                    Metric::new(
+                        label("peak RSS, max"),
+                        starts.iter().map(|s| s.peak_rss_kb).max().unwrap_or(0) as f64 / 1024.0,
+                        "MiB",
+                    )
+                    .at_most(40.0),
+                );
+            report.note(format!(
+                "{function}: first event handled per run (ms): {}; answer: {}",
+                starts
+                    .iter()
+                    .map(|s| format!("{:.1}", millis(s.first_event)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                starts.last().map(|s| s.answer.as_str()).unwrap_or("")
+            ));
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    endpoint.abort();
+    sim.shutdown().await;
+    moto.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result?;
+    Ok(report.finish())
+}
