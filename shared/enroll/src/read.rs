@@ -109,17 +109,34 @@ pub async fn read_view(
             user_principal_name: upn,
         });
     }
-    let id = view.user.id.clone();
-    view.methods = graph.auth_methods(&id).list().await?;
-    if matches!(
+    // The rest is independent: read it at once (one round trip of wall time instead of four —
+    // with Graph's typical 50–100 ms per call, most of a new user's time to protection).
+    let id = view.user.id.as_str();
+    let per_user_mfa = matches!(
         policy.mfa_mode,
         MfaMode::PerUserEnabled | MfaMode::PerUserEnforced
-    ) {
-        view.mfa_state = Some(graph.mfa_requirements(&id).get().await?.per_user_mfa_state);
-    }
-    if policy.set_sms_default {
-        view.sign_in_preferences = Some(graph.sign_in_preferences(&id).get().await?);
-    }
-    view.managed = memory.get(&id).await?;
+    );
+    let (methods, mfa_state, sign_in_preferences, managed) = tokio::try_join!(
+        async { Ok::<_, ReadError>(graph.auth_methods(id).list().await?) },
+        async {
+            if !per_user_mfa {
+                return Ok::<_, ReadError>(None);
+            }
+            Ok(Some(
+                graph.mfa_requirements(id).get().await?.per_user_mfa_state,
+            ))
+        },
+        async {
+            if !policy.set_sms_default {
+                return Ok::<_, ReadError>(None);
+            }
+            Ok(Some(graph.sign_in_preferences(id).get().await?))
+        },
+        async { Ok::<_, ReadError>(memory.get(id).await?) },
+    )?;
+    view.methods = methods;
+    view.mfa_state = mfa_state;
+    view.sign_in_preferences = sign_in_preferences;
+    view.managed = managed;
     Ok(ReadView::View(Box::new(view)))
 }

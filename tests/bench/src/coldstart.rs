@@ -332,8 +332,24 @@ fn event(function: &str, world: &World, sim: &Sim, run: usize) -> anyhow::Result
 struct Start {
     init: Duration,
     first_event: Duration,
+    /// CPU time the process used up to its answer (all threads): its own work, without the
+    /// time spent waiting for moto and the simulator.
+    cpu: Duration,
     peak_rss_kb: u64,
     answer: String,
+}
+
+/// CPU time of every thread of `pid` (`/proc/PID/task/*/schedstat`, first field, ns).
+fn cpu_time(pid: u32) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Duration::ZERO;
+    };
+    let nanos: u64 = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
 }
 
 fn vm_hwm_kb(pid: u32) -> Option<u64> {
@@ -344,16 +360,49 @@ fn vm_hwm_kb(pid: u32) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-async fn cold_start(binary: &Path, world: &World, event: Value) -> anyhow::Result<Start> {
-    let mut api = RuntimeApi::start(event).await?;
+/// The function's `Timeout` in infra/template.yaml (the reconcile sweep plans its work by the
+/// invocation's deadline).
+fn timeout(function: &str) -> Duration {
+    Duration::from_secs(match function {
+        "webhook" => 10,
+        "reconcile" => 300,
+        _ => 60,
+    })
+}
+
+async fn cold_start(
+    binary: &Path,
+    world: &World,
+    event: Value,
+    timeout: Duration,
+) -> anyhow::Result<Start> {
+    let mut api = RuntimeApi::start(event, timeout).await?;
     let name = binary
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut command = tokio::process::Command::new(binary);
+    // Diagnostics: `BENCH_COLDSTART_WRAPPER="strace -f -tt -o /tmp/trace"` runs the function
+    // under that command (the figures then include the wrapper's overhead).
+    let wrapper = std::env::var("BENCH_COLDSTART_WRAPPER").unwrap_or_default();
+    let mut words = wrapper.split_whitespace();
+    let mut command = match words.next() {
+        Some(program) => {
+            let mut c = tokio::process::Command::new(program);
+            c.args(words).arg(binary);
+            c
+        }
+        None => tokio::process::Command::new(binary),
+    };
+    // Diagnostics: `BENCH_COLDSTART_ENV="K=V K2=V2"` adds variables to the functions' environment.
+    let extra_env = std::env::var("BENCH_COLDSTART_ENV").unwrap_or_default();
     command
         .env_clear()
         .envs(world.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .envs(
+            extra_env
+                .split_whitespace()
+                .filter_map(|kv| kv.split_once('=')),
+        )
         .env("AWS_LAMBDA_RUNTIME_API", api.endpoint())
         .env("AWS_LAMBDA_FUNCTION_NAME", &name)
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -366,13 +415,29 @@ async fn cold_start(binary: &Path, world: &World, event: Value) -> anyhow::Resul
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
     let pid = child.id().unwrap_or(0);
+    // Read stderr on the side: a wrapper's grandchild may keep the pipe open after the kill.
+    let stderr_task = child.stderr.take().map(|mut pipe| {
+        tokio::spawn(async move {
+            let mut buf = Vec::new();
+            let _ = tokio::io::AsyncReadExt::read_to_end(&mut pipe, &mut buf).await;
+            buf
+        })
+    });
     let answer = tokio::time::timeout(Duration::from_secs(60), api.answer()).await;
     let peak_rss_kb = vm_hwm_kb(pid).unwrap_or(0);
+    let cpu = cpu_time(pid);
     let init = api.first_next_at().map(|t| t - started);
     let _ = child.start_kill();
-    let output = child.wait_with_output().await?;
+    let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
     api.stop();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = match stderr_task {
+        Some(task) => {
+            let bytes = tokio::time::timeout(Duration::from_secs(1), task).await;
+            String::from_utf8_lossy(&bytes.ok().and_then(Result::ok).unwrap_or_default())
+                .into_owned()
+        }
+        None => String::new(),
+    };
     let tail: String = stderr.lines().rev().take(5).collect::<Vec<_>>().join(" | ");
     let answer = match answer {
         Ok(Some(answer)) => answer,
@@ -388,6 +453,7 @@ async fn cold_start(binary: &Path, world: &World, event: Value) -> anyhow::Resul
     Ok(Start {
         init: init.unwrap_or_default(),
         first_event: at - started,
+        cpu,
         peak_rss_kb,
         answer: String::from_utf8_lossy(&body).chars().take(200).collect(),
     })
@@ -467,7 +533,7 @@ pub async fn run(args: &ColdStartArgs) -> anyhow::Result<ScenarioReport> {
             let mut starts = Vec::new();
             for run in 0..args.runs.max(1) {
                 let event = event(function, &world, &sim, run)?;
-                starts.push(cold_start(binary, &world, event).await?);
+                starts.push(cold_start(binary, &world, event, timeout(function)).await?);
             }
             let label = |what: &str| format!("{function}: {what}");
             report
@@ -485,6 +551,11 @@ pub async fn run(args: &ColdStartArgs) -> anyhow::Result<ScenarioReport> {
                     )
                     .at_most(30.0),
                 )
+                .metric(Metric::new(
+                    label("CPU time to first event handled, median"),
+                    median(starts.iter().map(|s| millis(s.cpu)).collect()),
+                    "ms",
+                ))
                 .metric(
                     Metric::new(
                         label("peak RSS, max"),

@@ -29,6 +29,9 @@ pub enum Answer {
 
 struct Shared {
     event: Mutex<Option<Bytes>>,
+    /// The function's timeout: `Lambda-Runtime-Deadline-Ms` is this far from when the event is
+    /// handed out.
+    timeout: std::time::Duration,
     /// When the function first asked for an event (its init is done then).
     first_next_at: Mutex<Option<Instant>>,
     answer: Mutex<Option<oneshot::Sender<Answer>>>,
@@ -43,11 +46,15 @@ pub struct RuntimeApi {
 }
 
 impl RuntimeApi {
-    /// Serves `event` (JSON) as the first invocation.
-    pub async fn start(event: serde_json::Value) -> anyhow::Result<Self> {
+    /// Serves `event` (JSON) as the first invocation of a function with `timeout`.
+    pub async fn start(
+        event: serde_json::Value,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<Self> {
         let (tx, rx) = oneshot::channel();
         let shared = Arc::new(Shared {
             event: Mutex::new(Some(Bytes::from(serde_json::to_vec(&event)?))),
+            timeout,
             first_next_at: Mutex::new(None),
             answer: Mutex::new(Some(tx)),
             never: Notify::new(),
@@ -106,7 +113,7 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis()
-        + 30_000;
+        + shared.timeout.as_millis();
     let mut headers = HeaderMap::new();
     let mut put = |name: &'static str, value: String| {
         if let Ok(v) = HeaderValue::from_str(&value) {
