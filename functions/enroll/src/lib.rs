@@ -125,11 +125,12 @@ pub async fn from_env(
     env: &Env,
     aws: &SdkConfig,
 ) -> Result<EnrollFunction<DynamoStore, DynamoStore>, StartupError> {
-    // Decode the numbering-plan metadata (the first parse's ~8 ms of CPU) on a side thread
-    // while init waits for Secrets Manager, not on the first message.
-    let warm_up = tokio::task::spawn_blocking(autoenroll_core::phone::warm_up);
     let settings = GraphSettings::from_env(env)?;
     let policy = Policy::from_lookup(|name| env.optional(name))?;
+    // Decode the numbering-plan metadata and compile its patterns on a side thread while init
+    // waits for Secrets Manager, not on the first message (BENCHMARKS.md, scenario 3).
+    let region = policy.default_region;
+    let warm_up = tokio::task::spawn_blocking(move || autoenroll_core::phone::warm_up(region));
     let divisor = env
         .parsed::<u32>(runtime::GRAPH_MAX_CONCURRENCY)?
         .unwrap_or(1);

@@ -250,9 +250,22 @@ const PLACEHOLDERS: &[&str] = &[
 /// Longest extension kept (see [`normalize`]).
 pub const MAX_EXTENSION_DIGITS: usize = 9;
 
-/// Decode the numbering-plan metadata now (Lambda init phase) rather than on the first message.
-pub fn warm_up() {
-    let _ = PHONE_NUMBER_UTIL.get_country_code_for_region(Region::NL);
+/// Decode the numbering-plan metadata and compile the patterns a number of `default_region`
+/// goes through (parse, validity, type, formatting) now — in the Lambda init phase, on a side
+/// thread — rather than on the first message: both are lazy in rlibphonenumber, and together
+/// they were the largest share of the enroll function's first-message CPU time.
+pub fn warm_up(default_region: Option<RegionCode>) {
+    let region = default_region.map_or(Region::NL, |r| r.0);
+    let example =
+        PHONE_NUMBER_UTIL.get_example_number_for_type_and_region(region, PhoneNumberType::Mobile);
+    if let Ok(example) = example {
+        let national = example.national_number.to_string();
+        let _ = normalize(
+            &format!("+{} {national}", example.country_code),
+            default_region,
+        );
+        let _ = normalize(&national, default_region);
+    }
 }
 
 /// Read a free-text number: with `default_region` for national numbers, require a valid number,

@@ -186,14 +186,24 @@ impl GraphClient {
             .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(60))
             .user_agent(concat!("autoenroll-graph/", env!("CARGO_PKG_VERSION")));
+        // Trust roots: Mozilla's set, compiled in (webpki-root-certs), not the platform store.
+        // The platform verifier read every file of the system store at start-up — 290 files
+        // here, a bundle plus a directory on Amazon Linux — ~15 % of the enroll function's
+        // cold-start CPU (BENCHMARKS.md, scenario 3). Graph's and Entra's chains end in
+        // DigiCert / Microsoft roots, which are in that set.
+        let mut roots: Vec<reqwest::Certificate> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .filter_map(|der| reqwest::Certificate::from_der(der.as_ref()).ok())
+            .collect();
         if let Some(pem) = &config.extra_root_ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
                 .map_err(|e| GraphError::config(format!("extra root CA PEM: {e}")))?;
             if certs.is_empty() {
                 return Err(GraphError::config("extra root CA PEM holds no certificate"));
             }
-            builder = builder.tls_certs_merge(certs);
+            roots.extend(certs);
         }
+        builder = builder.tls_certs_only(roots);
         let http = builder
             .build()
             .map_err(|e| GraphError::config(format!("building the HTTP client: {e}")))?;

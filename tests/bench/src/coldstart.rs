@@ -21,6 +21,7 @@ use axum::Router;
 use axum::extract::RawQuery;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use axum::serve::ListenerExt;
 use graph_sim::Sim;
 use serde_json::{Value, json};
 
@@ -477,7 +478,7 @@ async fn notification_endpoint() -> anyhow::Result<(String, tokio::task::JoinHan
     let url = format!("http://{}/", listener.local_addr()?);
     let app = Router::new().fallback(handle);
     let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        let _ = axum::serve(listener.tap_io(crate::lambda_api::nodelay), app).await;
     });
     Ok((url, task))
 }

@@ -14,6 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use parking_lot::Mutex;
 use tokio::sync::{Notify, oneshot};
 
@@ -71,7 +72,7 @@ impl RuntimeApi {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            let _ = axum::serve(listener.tap_io(nodelay), app).await;
         });
         Ok(Self {
             addr,
@@ -165,4 +166,9 @@ async fn error(
 
 async fn init_error(State(shared): State<Arc<Shared>>, body: Bytes) -> StatusCode {
     deliver(&shared, Answer::InitError { body })
+}
+
+/// TCP_NODELAY on an accepted connection (no 40 ms delayed-ACK stalls on loopback).
+pub fn nodelay(stream: &mut tokio::net::TcpStream) {
+    let _ = stream.set_nodelay(true);
 }

@@ -275,3 +275,15 @@ fn debug_output_of_numbers_is_masked() {
     assert_eq!(g.to_string(), "+31 6******78");
     assert_eq!(g.expose(), "+31 612345678");
 }
+
+#[test]
+fn warm_up_leaves_parsing_unchanged() {
+    let nl: RegionCode = "NL".parse().expect("region");
+    let before = normalize("06-12345678", Some(nl)).map(|n| n.graph);
+    for region in ["NL", "US", "GB", "DE", "IN", "JP", "BR", "AU", "ZA", "AQ"] {
+        warm_up(region.parse().ok());
+    }
+    warm_up(None);
+    assert_eq!(normalize("06-12345678", Some(nl)).map(|n| n.graph), before);
+    assert_eq!(before.as_deref(), Ok("+31 612345678"));
+}
