@@ -14,6 +14,11 @@
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::config::Credentials;
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use aws_smithy_http_client::{Builder, ConnectorBuilder};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use base64::Engine;
 
 /// Region used when neither the environment nor the caller names one (moto accepts any).
 pub const FALLBACK_REGION: &str = "us-east-1";
@@ -23,7 +28,7 @@ pub const FALLBACK_REGION: &str = "us-east-1";
 /// `endpoint_override = None` leaves endpoint resolution to aws-config, which honours
 /// `AWS_ENDPOINT_URL`.
 pub async fn load(endpoint_override: Option<&str>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client());
     if let Some(endpoint) = endpoint_override {
         loader = loader.endpoint_url(endpoint);
     }
@@ -39,6 +44,7 @@ pub async fn load(endpoint_override: Option<&str>) -> SdkConfig {
 pub async fn for_moto(endpoint: &str) -> SdkConfig {
     let credentials = Credentials::new("testing", "testing", None, None, "autoenroll-moto");
     let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
         .endpoint_url(endpoint)
         .credentials_provider(credentials)
         .load()
@@ -52,6 +58,54 @@ pub async fn for_moto(endpoint: &str) -> SdkConfig {
         .build()
 }
 
+/// The SDK's HTTP client: the SDK's default one (hyper 1, rustls on aws-lc, proxy settings from
+/// the environment — as `aws-smithy-runtime`'s `default_https_client` builds it), except that
+/// it trusts Mozilla's root certificates compiled in (`webpki-root-certs`) instead of reading
+/// the system store. That read (`rustls-native-certs`: a bundle plus every file of the
+/// certificate directory, ~290 files on Debian, a bundle and a directory on Amazon Linux) was
+/// the largest share of every function's start-up CPU (BENCHMARKS.md, scenario 3). AWS's
+/// endpoints chain to Amazon Root CA 1–4 / Starfield, which are in that set.
+pub fn http_client() -> SharedHttpClient {
+    let mut store = TrustStore::empty().with_native_roots(false);
+    for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        store.add_pem_certificate(pem(der.as_ref()));
+    }
+    let context = TlsContext::builder().with_trust_store(store).build();
+    let context = match context {
+        Ok(context) => context,
+        // Building a context only stores the certificates; it does not fail today. If it ever
+        // does, the SDK's defaults (the system store) still give a working client.
+        Err(e) => {
+            tracing::warn!(error = %e, "TLS context with compiled-in roots failed; using the system store");
+            TlsContext::default()
+        }
+    };
+    Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut builder = ConnectorBuilder::default()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(context.clone());
+        builder.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            builder.set_sleep_impl(components.sleep_impl());
+        }
+        builder.set_proxy_config(Some(ProxyConfig::from_env()));
+        builder.build()
+    })
+}
+
+/// One DER certificate as PEM text (the SDK's trust store takes PEM).
+fn pem(der: &[u8]) -> Vec<u8> {
+    let text = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::with_capacity(text.len() + text.len() / 64 + 64);
+    out.push_str("-----BEGIN CERTIFICATE-----\n");
+    for line in text.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out.into_bytes()
+}
+
 /// An SQS client; FIFO queues need nothing special from the client.
 pub fn sqs_client(config: &SdkConfig) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(config)
@@ -63,4 +117,40 @@ pub fn dynamodb_client(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
 
 pub fn secrets_client(config: &SdkConfig) -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::new(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_wraps_the_der_in_64_character_base64_lines() {
+        for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().take(5) {
+            let text = String::from_utf8(pem(der.as_ref())).expect("ASCII");
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.first(), Some(&"-----BEGIN CERTIFICATE-----"));
+            assert_eq!(lines.last(), Some(&"-----END CERTIFICATE-----"));
+            let body = &lines[1..lines.len() - 1];
+            assert!(body.iter().all(|l| !l.is_empty() && l.len() <= 64));
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(body.concat())
+                .expect("base64");
+            assert_eq!(decoded, der.as_ref());
+        }
+    }
+
+    #[test]
+    fn compiled_in_roots_include_amazons() {
+        // Amazon Root CA 1 (what AWS's service endpoints chain to), by its subject text.
+        let amazon = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .filter(|der| {
+                der.as_ref()
+                    .windows(b"Amazon Root CA 1".len())
+                    .any(|w| w == b"Amazon Root CA 1")
+            })
+            .count();
+        assert!(amazon >= 1);
+        assert!(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() > 100);
+    }
 }
