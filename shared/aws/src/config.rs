@@ -70,6 +70,15 @@ pub fn http_client() -> SharedHttpClient {
     for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
         store.add_pem_certificate(pem(der.as_ref()));
     }
+    // The operator's extra roots (a TLS-inspecting proxy's, README "Run it locally"), as for
+    // Graph. Only certificates rustls accepts as roots go in: the SDK panics on one it cannot
+    // parse, and a system bundle (which the README allows here) can hold such certificates.
+    for der in extra_ca_pem()
+        .map(|pem| usable_roots(&pem))
+        .unwrap_or_default()
+    {
+        store.add_pem_certificate(pem(&der));
+    }
     let context = TlsContext::builder().with_trust_store(store).build();
     let context = match context {
         Ok(context) => context,
@@ -91,6 +100,52 @@ pub fn http_client() -> SharedHttpClient {
         builder.set_proxy_config(Some(ProxyConfig::from_env()));
         builder.build()
     })
+}
+
+/// `AUTOENROLL_EXTRA_CA_PEM` (PEM text or a path to a PEM file), if set and readable. The
+/// Graph client reads the same variable and refuses to start when it is unreadable, so here a
+/// warning is enough.
+fn extra_ca_pem() -> Option<Vec<u8>> {
+    let value = std::env::var(crate::runtime::EXTRA_CA_PEM).ok()?;
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    if value.contains("-----BEGIN") {
+        return Some(value.as_bytes().to_vec());
+    }
+    match std::fs::read(value) {
+        Ok(bytes) => Some(bytes),
+        Err(e) => {
+            tracing::warn!(path = value, error = %e, "AUTOENROLL_EXTRA_CA_PEM unreadable; not added for AWS");
+            None
+        }
+    }
+}
+
+/// The certificates in `pem_text` that rustls can use as trust anchors (DER); the others are
+/// skipped with a warning.
+fn usable_roots(pem_text: &[u8]) -> Vec<Vec<u8>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut usable = Vec::new();
+    let mut skipped = 0usize;
+    for cert in CertificateDer::pem_slice_iter(pem_text) {
+        match cert {
+            Ok(cert) if rustls::RootCertStore::empty().add(cert.clone()).is_ok() => {
+                usable.push(cert.as_ref().to_vec());
+            }
+            _ => skipped += 1,
+        }
+    }
+    if skipped > 0 {
+        tracing::warn!(
+            skipped,
+            added = usable.len(),
+            "AUTOENROLL_EXTRA_CA_PEM: certificates rustls cannot use as roots were skipped"
+        );
+    }
+    usable
 }
 
 /// One DER certificate as PEM text (the SDK's trust store takes PEM).
@@ -137,6 +192,28 @@ mod tests {
                 .expect("base64");
             assert_eq!(decoded, der.as_ref());
         }
+    }
+
+    #[test]
+    fn every_compiled_in_root_is_one_the_sdk_can_load() {
+        // The SDK's rustls provider panics (`expect`) on a root it cannot parse: every
+        // compiled-in root must survive exactly that path — PEM text, parse, add.
+        for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+            let roots = usable_roots(&pem(der.as_ref()));
+            assert_eq!(roots, vec![der.as_ref().to_vec()]);
+        }
+    }
+
+    #[test]
+    fn extra_roots_keep_the_usable_certificates_and_skip_the_rest() {
+        let good = pem(webpki_root_certs::TLS_SERVER_ROOT_CERTS[0].as_ref());
+        let broken = pem(b"not a certificate at all");
+        let mut text = good.clone();
+        text.extend_from_slice(&broken);
+        text.extend_from_slice(b"some text between blocks\n");
+        text.extend_from_slice(&good);
+        assert_eq!(usable_roots(&text).len(), 2);
+        assert!(usable_roots(b"no PEM here").is_empty());
     }
 
     #[test]
