@@ -128,9 +128,13 @@ pub async fn from_env(
     let settings = GraphSettings::from_env(env)?;
     let policy = Policy::from_lookup(|name| env.optional(name))?;
     // Decode the numbering-plan metadata and compile its patterns on a side thread while init
-    // waits for Secrets Manager, not on the first message (BENCHMARKS.md, scenario 3).
+    // waits for Secrets Manager and the first message's Graph reads are under way — not
+    // joined: a first parse that comes sooner waits for it on the metadata's lock
+    // (BENCHMARKS.md, scenario 3).
     let region = policy.default_region;
-    let warm_up = tokio::task::spawn_blocking(move || autoenroll_core::phone::warm_up(region));
+    drop(tokio::task::spawn_blocking(move || {
+        autoenroll_core::phone::warm_up(region)
+    }));
     let divisor = env
         .parsed::<u32>(runtime::GRAPH_MAX_CONCURRENCY)?
         .unwrap_or(1);
@@ -152,7 +156,5 @@ pub async fn from_env(
         store.clone(),
         store,
     );
-    // Joined so init ends with the metadata ready; it only decodes data built into the binary.
-    let _ = warm_up.await;
     Ok(EnrollFunction::new(enroller, EmfMetrics::stdout()))
 }

@@ -287,3 +287,24 @@ fn warm_up_leaves_parsing_unchanged() {
     assert_eq!(normalize("06-12345678", Some(nl)).map(|n| n.graph), before);
     assert_eq!(before.as_deref(), Ok("+31 612345678"));
 }
+
+#[test]
+fn supported_regions_are_the_metadatas() {
+    let mut from_metadata: Vec<String> = PHONE_NUMBER_UTIL
+        .get_supported_regions()
+        .map(|r| r.as_region_str().as_str().to_owned())
+        .collect();
+    from_metadata.sort();
+    assert_eq!(SUPPORTED_REGIONS, from_metadata);
+    for code in SUPPORTED_REGIONS {
+        let region: RegionCode = code.parse().expect("supported");
+        assert!(
+            PHONE_NUMBER_UTIL
+                .get_country_code_for_region(region.0)
+                .is_some()
+        );
+    }
+    for bad in ["XX", "ZZ", "001", "", "N", "NLD"] {
+        assert!(bad.parse::<RegionCode>().is_err(), "{bad}");
+    }
+}
