@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use autoenroll_core::ports::{
-    AuditRecord, AuditSink, DeltaLinkStore, ManagedPhone, MemoryStore, StoreError,
+    AuditRecord, AuditSink, DeltaLinkStore, ManagedPhone, MemoryStore, PendingPhone, StoreError,
     SubscriptionRecord, SubscriptionStore,
 };
 use autoenroll_graph::model::PhoneType;
@@ -319,6 +319,15 @@ impl MemoryStore for DynamoStore {
             phone_type: phone_type_from_str(&string(&item, "phoneType")?),
             registered_at: string(&item, "registeredAt")?,
             version: number(&item, "version")?,
+            pending: match optional_string(&item, "pendingHash")? {
+                None => None,
+                Some(number_hash) => Some(PendingPhone {
+                    number_hash,
+                    last_two: string(&item, "pendingLastTwo")?,
+                    phone_type: phone_type_from_str(&string(&item, "pendingType")?),
+                    since: string(&item, "pendingSince")?,
+                }),
+            },
         }))
     }
 
@@ -339,6 +348,14 @@ impl MemoryStore for DynamoStore {
             .item("phoneType", s(record.phone_type.as_str()))
             .item("registeredAt", s(&record.registered_at))
             .item("version", n(record.version));
+        // PutItem replaces the whole item: no pending entry in `record` clears a stored one.
+        if let Some(pending) = &record.pending {
+            request = request
+                .item("pendingHash", s(&pending.number_hash))
+                .item("pendingLastTwo", s(&pending.last_two))
+                .item("pendingType", s(pending.phone_type.as_str()))
+                .item("pendingSince", s(&pending.since));
+        }
         request = match expected_version {
             None => request
                 .condition_expression("attribute_not_exists(#pk)")

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use autoenroll_aws::dynamo::{DEFAULT_AUDIT_RETENTION, DynamoStore, TTL_ATTRIBUTE, ensure_table};
 use autoenroll_core::ports::{
-    AuditRecord, AuditSink, DeltaLinkStore, ManagedPhone, MemoryStore, StoreError,
+    AuditRecord, AuditSink, DeltaLinkStore, ManagedPhone, MemoryStore, PendingPhone, StoreError,
     SubscriptionRecord, SubscriptionStore, Trigger,
 };
 use autoenroll_graph::model::PhoneType;
@@ -29,6 +29,7 @@ fn phone(user: &str, version: u64, hash: &str) -> ManagedPhone {
         phone_type: PhoneType::Mobile,
         registered_at: "2025-01-01T00:00:00Z".into(),
         version,
+        pending: None,
     }
 }
 
@@ -65,6 +66,28 @@ async fn managed_phone_round_trips_and_absent_user_is_none() {
     assert_eq!(store.get("u1").await.unwrap(), Some(phone("u1", 1, "h1")));
     store.delete("u1").await.unwrap();
     assert_eq!(store.get("u1").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn pending_phone_entry_round_trips_and_confirming_clears_it() {
+    let (store, _) = store().await;
+    // A write-ahead record for a user with no phone of ours yet: empty confirmed hash.
+    let mut ahead = phone("u1", 1, "");
+    ahead.last_two = String::new();
+    ahead.pending = Some(PendingPhone {
+        number_hash: "h-new".into(),
+        last_two: "12".into(),
+        phone_type: PhoneType::Office,
+        since: "2026-11-25T16:00:00Z".into(),
+    });
+    store.put(ahead.clone(), None).await.unwrap();
+    assert_eq!(store.get("u1").await.unwrap(), Some(ahead));
+    // Confirmed: PutItem replaces the item, so the pending attributes are gone.
+    store.put(phone("u1", 2, "h-new"), Some(1)).await.unwrap();
+    assert_eq!(
+        store.get("u1").await.unwrap(),
+        Some(phone("u1", 2, "h-new"))
+    );
 }
 
 #[tokio::test]

@@ -7,8 +7,11 @@
 //!   different one is a conflict the next attempt re-plans from fresh state.
 //! - Before updating a phone we registered, it is re-read: if the user changed it since the
 //!   plan was made, it is theirs now and stays untouched.
-//! - Memory is written after a successful phone write, with a conditional put on the version
-//!   the plan saw.
+//! - Memory is written ahead of every phone write (write-ahead): the record names the phone
+//!   we are about to write as `pending`, then the write, then the record is confirmed — or the
+//!   pending entry released when Graph certainly did not take the write. If the write lands
+//!   and its answer and the worker are both lost, the next attempt still recognises the phone
+//!   as ours (and confirms it). Every memory write is a conditional put on the version seen.
 //! - One audit record per call, whatever the outcome.
 //!
 //! Errors are summarised as status + Graph error code: never Graph's message, which may echo
@@ -26,7 +29,7 @@ use crate::outcome::Outcome;
 use crate::phone::{self, GraphNumber};
 use crate::plan::{Action, Plan, UserView};
 use crate::policy::Policy;
-use crate::ports::{AuditSink, ManagedPhone, MemoryStore, StoreError, Trigger};
+use crate::ports::{AuditSink, ManagedPhone, MemoryStore, PendingPhone, StoreError, Trigger};
 
 /// Attempts at the memory write after a phone write (the phone is already there; losing the
 /// memory would make it look self-registered forever, so a short outage is waited out).
@@ -90,9 +93,11 @@ async fn perform(
         Plan::Skip(reason) => return Outcome::Skipped(reason.clone()),
     };
     let user_id = view.user.id.as_str();
+    // Our memory record as it stands; every memory write below moves it on a version.
+    let mut managed = view.managed.clone();
+    settle_pending(memory, view, &mut managed).await;
     let mut completed = Vec::with_capacity(actions.len());
     for action in actions {
-        let step = perform_action(graph, view, action).await;
         let fail =
             |retryable: bool, error: String, failed: Option<Action>, completed| Outcome::Failed {
                 retryable,
@@ -101,16 +106,36 @@ async fn perform(
                 failed,
                 notes: notes.clone(),
             };
+        let phone_write = action.number().map(|n| (phone_type_of(action), n));
+        if let Some((phone_type, number)) = phone_write
+            && let Err(e) = intend(memory, view, &mut managed, phone_type, number).await
+        {
+            tracing::warn!(user_id, error = %e, "phone write not started: memory not stored");
+            let retryable = matches!(e, StoreError::Unavailable(_) | StoreError::Conflict);
+            return fail(
+                retryable,
+                format!("memory: {e}"),
+                Some(action.clone()),
+                completed,
+            );
+        }
+        let step = perform_action(graph, view, action).await;
         match step {
             Ok(Written::Ours(phone_type, number)) => {
                 completed.push(action.clone());
-                if let Err(e) = remember(memory, view, phone_type, &number).await {
-                    tracing::error!(user_id, error = %e, "phone written but memory not stored");
+                if let Err(e) = remember(memory, view, &mut managed, phone_type, &number).await {
+                    // The pending entry stays: the next attempt still knows the phone as ours.
+                    tracing::error!(user_id, error = %e, "phone written but memory not confirmed");
                     let retryable = matches!(e, StoreError::Unavailable(_) | StoreError::Conflict);
                     return fail(retryable, format!("memory: {e}"), None, completed);
                 }
             }
-            Ok(Written::NotOurs | Written::Done) => completed.push(action.clone()),
+            Ok(Written::NotOurs) => {
+                completed.push(action.clone());
+                // Someone else put this phone there before us: not ours to claim.
+                release(memory, view, &mut managed).await;
+            }
+            Ok(Written::Done) => completed.push(action.clone()),
             Err(StepError::Graph(e)) => {
                 tracing::warn!(
                     user_id,
@@ -119,6 +144,11 @@ async fn perform(
                     retryable = e.is_retryable(),
                     "Graph write failed"
                 );
+                // A 4xx answer means Graph did not take the write; after a timeout or a 5xx it
+                // may have, so the pending entry stays for the next attempt to settle.
+                if phone_write.is_some() && e.status.is_some_and(|s| (400..500).contains(&s)) {
+                    release(memory, view, &mut managed).await;
+                }
                 return fail(
                     e.is_retryable(),
                     summary(&e),
@@ -127,8 +157,12 @@ async fn perform(
                 );
             }
             Err(StepError::Changed(why)) => {
-                // The user changed under us: a fresh read and plan will do the right thing.
+                // The user changed under us (nothing written): a fresh read and plan will do
+                // the right thing.
                 tracing::info!(user_id, action = %action.label(), why, "state changed since the plan");
+                if phone_write.is_some() {
+                    release(memory, view, &mut managed).await;
+                }
                 return fail(
                     true,
                     format!("changed since planned: {why}"),
@@ -141,6 +175,13 @@ async fn perform(
     Outcome::Done {
         actions: completed,
         notes: notes.clone(),
+    }
+}
+
+fn phone_type_of(action: &Action) -> PhoneType {
+    match action {
+        Action::AddOffice { .. } => PhoneType::Office,
+        _ => PhoneType::Mobile,
     }
 }
 
@@ -183,8 +224,7 @@ async fn perform_action(
                 .ok_or(StepError::Changed("the mobile phone was removed"))?;
             let still_ours = phone::canonical(&current.phone_number).is_some_and(|n| {
                 view.managed.as_ref().is_some_and(|m| {
-                    m.phone_type == PhoneType::Mobile
-                        && m.number_hash == phone::fingerprint(&view.tenant_id, &n)
+                    m.claims(PhoneType::Mobile, &phone::fingerprint(&view.tenant_id, &n))
                 })
             });
             if !still_ours {
@@ -238,47 +278,149 @@ async fn add_phone(
     }
 }
 
-/// Conditional put of the memory record for a phone we just wrote.
-async fn remember(
-    memory: &dyn MemoryStore,
-    view: &UserView,
-    phone_type: PhoneType,
-    number: &GraphNumber,
-) -> Result<(), StoreError> {
+fn hash_and_last_two(view: &UserView, number: &GraphNumber) -> (String, String) {
     let canonical = phone::canonical(number.expose()).unwrap_or_else(|| number.expose().into());
-    let expected = view.managed.as_ref().map(|m| m.version);
+    (
+        phone::fingerprint(&view.tenant_id, &canonical),
+        phone::last_two(&canonical),
+    )
+}
+
+fn now_rfc3339() -> String {
     let now = OffsetDateTime::now_utc();
-    let record = ManagedPhone {
-        user_id: view.user.id.clone(),
-        number_hash: phone::fingerprint(&view.tenant_id, &canonical),
-        last_two: phone::last_two(&canonical),
-        phone_type,
-        registered_at: now
-            .format(&Rfc3339)
-            .unwrap_or_else(|_| now.unix_timestamp().to_string()),
-        version: expected.map_or(1, |v| v + 1),
-    };
+    now.format(&Rfc3339)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
+}
+
+/// Conditional put of `record` over the version in `managed`, waiting out a short outage; on
+/// success `managed` is the new record.
+async fn put(
+    memory: &dyn MemoryStore,
+    managed: &mut Option<ManagedPhone>,
+    mut record: ManagedPhone,
+) -> Result<(), StoreError> {
+    let expected = managed.as_ref().map(|m| m.version);
+    record.version = expected.map_or(1, |v| v + 1);
     let mut attempt = 1;
     loop {
         match memory.put(record.clone(), expected).await {
-            Ok(()) => return Ok(()),
-            Err(StoreError::Conflict) => {
-                // Another writer got there first; if it recorded the same phone, all is well.
-                return match memory.get(&record.user_id).await? {
-                    Some(stored)
-                        if stored.number_hash == record.number_hash
-                            && stored.phone_type == phone_type =>
-                    {
-                        Ok(())
-                    }
-                    _ => Err(StoreError::Conflict),
-                };
+            Ok(()) => {
+                *managed = Some(record);
+                return Ok(());
             }
             Err(StoreError::Unavailable(_)) if attempt < MEMORY_WRITE_ATTEMPTS => {
                 tokio::time::sleep(MEMORY_WRITE_BACKOFF * attempt).await;
                 attempt += 1;
             }
             Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Before a phone write: record it as pending (the confirmed phone, if any, stays as it is).
+async fn intend(
+    memory: &dyn MemoryStore,
+    view: &UserView,
+    managed: &mut Option<ManagedPhone>,
+    phone_type: PhoneType,
+    number: &GraphNumber,
+) -> Result<(), StoreError> {
+    let (number_hash, last_two) = hash_and_last_two(view, number);
+    let mut record = managed.clone().unwrap_or_else(|| ManagedPhone {
+        user_id: view.user.id.clone(),
+        number_hash: String::new(),
+        last_two: String::new(),
+        phone_type,
+        registered_at: String::new(),
+        version: 0,
+        pending: None,
+    });
+    record.pending = Some(PendingPhone {
+        number_hash,
+        last_two,
+        phone_type,
+        since: now_rfc3339(),
+    });
+    put(memory, managed, record).await
+}
+
+/// After a phone write of ours landed: the phone is confirmed as ours, nothing pending.
+async fn remember(
+    memory: &dyn MemoryStore,
+    view: &UserView,
+    managed: &mut Option<ManagedPhone>,
+    phone_type: PhoneType,
+    number: &GraphNumber,
+) -> Result<(), StoreError> {
+    let (number_hash, last_two) = hash_and_last_two(view, number);
+    let record = ManagedPhone {
+        user_id: view.user.id.clone(),
+        number_hash,
+        last_two,
+        phone_type,
+        registered_at: now_rfc3339(),
+        version: 0,
+        pending: None,
+    };
+    match put(memory, managed, record.clone()).await {
+        Err(StoreError::Conflict) => {
+            // Another writer got there first; if it recorded the same phone, all is well.
+            match memory.get(&record.user_id).await? {
+                Some(stored) if stored.confirms(phone_type, &record.number_hash) => {
+                    *managed = Some(stored);
+                    Ok(())
+                }
+                _ => Err(StoreError::Conflict),
+            }
+        }
+        other => other,
+    }
+}
+
+/// Drop the pending entry (Graph certainly did not take our write, or the phone is someone
+/// else's). A failure is logged: the entry then stays until the next attempt's write.
+async fn release(memory: &dyn MemoryStore, view: &UserView, managed: &mut Option<ManagedPhone>) {
+    let Some(mut record) = managed.clone().filter(|m| m.pending.is_some()) else {
+        return;
+    };
+    record.pending = None;
+    if let Err(e) = put(memory, managed, record).await {
+        tracing::warn!(user_id = %view.user.id, error = %e, "pending phone entry not released");
+    }
+}
+
+/// A pending entry whose phone is there now: an earlier write of ours landed without us
+/// hearing back. Confirm it, so it counts as registered by us from now on.
+async fn settle_pending(
+    memory: &dyn MemoryStore,
+    view: &UserView,
+    managed: &mut Option<ManagedPhone>,
+) {
+    let Some(current) = managed.clone() else {
+        return;
+    };
+    let Some(pending) = current.pending.clone() else {
+        return;
+    };
+    let landed = crate::plan::existing_number(view, pending.phone_type)
+        .is_some_and(|n| phone::fingerprint(&view.tenant_id, &n) == pending.number_hash);
+    if !landed {
+        return;
+    }
+    let record = ManagedPhone {
+        number_hash: pending.number_hash,
+        last_two: pending.last_two,
+        phone_type: pending.phone_type,
+        registered_at: pending.since,
+        pending: None,
+        ..current
+    };
+    match put(memory, managed, record).await {
+        Ok(()) => {
+            tracing::info!(user_id = %view.user.id, "phone from an unconfirmed write of ours found and confirmed")
+        }
+        Err(e) => {
+            tracing::warn!(user_id = %view.user.id, error = %e, "pending phone entry not confirmed")
         }
     }
 }

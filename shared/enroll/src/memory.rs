@@ -197,6 +197,7 @@ mod tests {
             phone_type: PhoneType::Mobile,
             registered_at: "2026-01-01T00:00:00Z".into(),
             version,
+            pending: None,
         }
     }
 

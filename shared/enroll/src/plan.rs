@@ -269,11 +269,31 @@ fn has_other_usable_method(methods: &[AuthenticationMethod]) -> bool {
     })
 }
 
-/// Whether memory says we registered a phone of this type holding `number` (canonical).
+/// Whether memory says we registered a phone of this type holding `number` (canonical) —
+/// confirmed, not merely a write in progress: the ground for "removed by someone, leave it".
 fn memory_holds(view: &UserView, phone_type: PhoneType, number: &str) -> bool {
-    view.managed.as_ref().is_some_and(|m| {
-        m.phone_type == phone_type && m.number_hash == phone::fingerprint(&view.tenant_id, number)
-    })
+    view.managed
+        .as_ref()
+        .is_some_and(|m| m.confirms(phone_type, &phone::fingerprint(&view.tenant_id, number)))
+}
+
+/// Whether the phone holding `number` is ours: registered by us, or the target of a write of
+/// ours whose outcome we never saw (it landed, then the answer or the worker was lost).
+fn memory_claims(view: &UserView, phone_type: PhoneType, number: &str) -> bool {
+    view.managed
+        .as_ref()
+        .is_some_and(|m| m.claims(phone_type, &phone::fingerprint(&view.tenant_id, number)))
+}
+
+/// The number (as the plan compares it) of the user's phone of `phone_type`, if any.
+pub(crate) fn existing_number(view: &UserView, phone_type: PhoneType) -> Option<String> {
+    let phones = phones_of(&view.methods);
+    match phone_type {
+        PhoneType::Mobile => phones.mobile,
+        PhoneType::Office => phones.office,
+        _ => None,
+    }
+    .map(|p| p.number)
 }
 
 fn rejection_reason(r: PhoneRejection) -> SkipReason {
@@ -324,7 +344,7 @@ pub fn plan(policy: &Policy, view: &UserView) -> Plan {
             sms_mobile_after = existing.sms_capable;
             if existing.number == wanted.graph {
                 // Already registered (by us or anyone): nothing to do.
-            } else if !memory_holds(view, PhoneType::Mobile, &existing.number) {
+            } else if !memory_claims(view, PhoneType::Mobile, &existing.number) {
                 notes.push(SkipReason::SelfRegisteredPhoneDiffers);
             } else if !wanted.is_sms_capable() {
                 notes.push(SkipReason::NotAMobileNumber);

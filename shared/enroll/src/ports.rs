@@ -42,6 +42,7 @@ pub struct EnrollRequest {
 pub struct ManagedPhone {
     pub user_id: String,
     /// Hex SHA-256 of the Graph-formatted number, keyed per tenant (see `phone::fingerprint`).
+    /// Empty while no phone of ours is confirmed (a record holding only `pending`).
     pub number_hash: String,
     /// Last two digits, for humans reading the audit trail.
     pub last_two: String,
@@ -50,6 +51,39 @@ pub struct ManagedPhone {
     pub registered_at: String,
     /// Monotonic version for conditional writes (optimistic concurrency).
     pub version: u64,
+    /// A phone write we started and have not seen confirmed (write-ahead, `apply.rs`): if the
+    /// write lands, its answer is lost and the worker dies, the next attempt still knows the
+    /// phone as ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingPhone>,
+}
+
+/// The phone a write in progress will leave (see [`ManagedPhone::pending`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingPhone {
+    pub number_hash: String,
+    pub last_two: String,
+    pub phone_type: autoenroll_graph::model::PhoneType,
+    /// RFC 3339: when the write was started.
+    pub since: String,
+}
+
+impl ManagedPhone {
+    /// Whether a phone of `phone_type` with this number hash is one we registered (confirmed).
+    /// The ground for "someone removed the phone we added — do not put it back".
+    pub fn confirms(&self, phone_type: autoenroll_graph::model::PhoneType, hash: &str) -> bool {
+        !self.number_hash.is_empty() && self.phone_type == phone_type && self.number_hash == hash
+    }
+
+    /// Whether we registered it or were writing it: the ground for "ours, may be updated".
+    pub fn claims(&self, phone_type: autoenroll_graph::model::PhoneType, hash: &str) -> bool {
+        self.confirms(phone_type, hash)
+            || self
+                .pending
+                .as_ref()
+                .is_some_and(|p| p.phone_type == phone_type && p.number_hash == hash)
+    }
 }
 
 /// Per-user memory of what we set before.

@@ -11,7 +11,7 @@ use autoenroll_core::outcome::Outcome;
 use autoenroll_core::phone::{self, GraphNumber};
 use autoenroll_core::plan::{Action, Plan, SkipReason, UserView, plan};
 use autoenroll_core::policy::{Exclusion, MfaMode, Policy};
-use autoenroll_core::ports::{MemoryStore, Trigger};
+use autoenroll_core::ports::{ManagedPhone, MemoryStore, StoreError, Trigger};
 use autoenroll_core::read::{ReadView, read_view};
 use autoenroll_graph::model::{PerUserMfaState, PhoneType};
 use autoenroll_graph::{Credential, GraphClient, GraphConfig, PacingConfig, RetryConfig, Secret};
@@ -188,7 +188,9 @@ async fn new_hire_gets_mobile_sms_default_and_mfa_and_a_second_pass_does_nothing
         phone::fingerprint(TENANT, "+31 633333333")
     );
     assert_eq!(memory.last_two, "33");
-    assert_eq!(memory.version, 1);
+    assert!(memory.pending.is_none());
+    // Two memory writes: the write-ahead record, then its confirmation.
+    assert_eq!(memory.version, 2);
 
     let audit = w.audit.records();
     assert_eq!(audit.len(), 1);
@@ -264,7 +266,9 @@ async fn changed_directory_number_updates_the_phone_we_registered() {
     assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
     assert_eq!(w.mobile(ADELE).await.as_deref(), Some("+31 687654321"));
     let memory = w.memory.get(ADELE).await.unwrap().unwrap();
-    assert_eq!(memory.version, 2);
+    // Two memory writes per phone write (write-ahead, then confirmed).
+    assert_eq!(memory.version, 4);
+    assert!(memory.pending.is_none());
     assert_eq!(
         memory.number_hash,
         phone::fingerprint(TENANT, "+31 687654321")
@@ -325,7 +329,14 @@ async fn already_existing_phone_with_our_number_counts_as_done_but_is_not_claime
         "{outcome:?}"
     );
     assert_ne!(w.mfa_state(NEW_HIRE).await, PerUserMfaState::Disabled);
-    assert!(w.memory.get(NEW_HIRE).await.unwrap().is_none());
+    // The write-ahead entry was released: nothing of ours is recorded.
+    let stored = w.memory.get(NEW_HIRE).await.unwrap();
+    assert!(
+        stored
+            .as_ref()
+            .is_none_or(|m| m.number_hash.is_empty() && m.pending.is_none()),
+        "{stored:?}"
+    );
     w.sim.shutdown().await;
 }
 
@@ -446,13 +457,75 @@ async fn number_graph_rejects_is_a_permanent_failure() {
 }
 
 #[tokio::test]
-async fn memory_store_down_after_the_phone_write_fails_retryably_before_mfa() {
+async fn memory_store_down_means_no_phone_write_is_started() {
     let w = world().await;
     let p = policy();
     let view = w.view(&p, NEW_HIRE).await;
     let planned = plan(&p, &view);
     w.memory.set_unavailable(true);
     let outcome = w.run(&p, &view, &planned).await;
+    match &outcome {
+        Outcome::Failed {
+            retryable: true,
+            completed,
+            failed: Some(Action::AddMobile { .. }),
+            ..
+        } => assert!(completed.is_empty()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.mobile(NEW_HIRE).await, None);
+    assert_eq!(w.mfa_state(NEW_HIRE).await, PerUserMfaState::Disabled);
+    w.sim.shutdown().await;
+}
+
+/// The in-memory store, but every `put` after the first `ok_puts` fails as unavailable: a
+/// worker whose memory writes stop once it has started a phone write (an outage, or a crash
+/// right after the POST went out).
+struct PutsFailAfter {
+    inner: InMemoryMemoryStore,
+    ok_puts: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl MemoryStore for PutsFailAfter {
+    async fn get(&self, user_id: &str) -> Result<Option<ManagedPhone>, StoreError> {
+        self.inner.get(user_id).await
+    }
+    async fn put(&self, record: ManagedPhone, expected: Option<u64>) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        let left = self
+            .ok_puts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if left.is_err() {
+            return Err(StoreError::Unavailable("injected".into()));
+        }
+        self.inner.put(record, expected).await
+    }
+    async fn delete(&self, user_id: &str) -> Result<(), StoreError> {
+        self.inner.delete(user_id).await
+    }
+}
+
+#[tokio::test]
+async fn phone_written_but_never_confirmed_is_still_ours_next_time() {
+    let w = world().await;
+    let p = policy();
+    let view = w.view(&p, NEW_HIRE).await;
+    let planned = plan(&p, &view);
+    let flaky = PutsFailAfter {
+        inner: w.memory.clone(),
+        ok_puts: 1.into(),
+    };
+    let outcome = apply(
+        &w.graph,
+        &p,
+        &view,
+        &planned,
+        &flaky,
+        &w.audit,
+        Some(&Trigger::Reconcile),
+    )
+    .await;
     match &outcome {
         Outcome::Failed {
             retryable: true,
@@ -464,6 +537,34 @@ async fn memory_store_down_after_the_phone_write_fails_retryably_before_mfa() {
     }
     assert_eq!(w.mobile(NEW_HIRE).await.as_deref(), Some("+31 633333333"));
     assert_eq!(w.mfa_state(NEW_HIRE).await, PerUserMfaState::Disabled);
+    let stored = w.memory.get(NEW_HIRE).await.unwrap().unwrap();
+    assert!(stored.number_hash.is_empty());
+    assert_eq!(
+        stored.pending.map(|p| p.number_hash),
+        Some(phone::fingerprint(TENANT, "+31 633333333"))
+    );
+
+    // Redelivered with a working store: the phone is recognised and confirmed as ours.
+    let (_, outcome) = w.enroll(&p, NEW_HIRE).await;
+    assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+    assert_ne!(w.mfa_state(NEW_HIRE).await, PerUserMfaState::Disabled);
+    let stored = w.memory.get(NEW_HIRE).await.unwrap().unwrap();
+    assert_eq!(
+        stored.number_hash,
+        phone::fingerprint(TENANT, "+31 633333333")
+    );
+    assert!(stored.pending.is_none());
+
+    // So a later change of the directory number updates it, as for any phone of ours
+    // (without the write-ahead record it was taken for the user's own and left).
+    w.sim
+        .control()
+        .update_user(NEW_HIRE, json!({"mobilePhone": "06-87654321"}))
+        .unwrap();
+    let (planned, outcome) = w.enroll(&p, NEW_HIRE).await;
+    assert_eq!(labels(planned.actions()), vec!["updateManagedMobile"]);
+    assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+    assert_eq!(w.mobile(NEW_HIRE).await.as_deref(), Some("+31 687654321"));
     w.sim.shutdown().await;
 }
 

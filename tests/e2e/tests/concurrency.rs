@@ -1,7 +1,8 @@
 //! Two enroll workers on the same user at once — as if the FIFO grouping were misconfigured,
 //! or a message were redelivered while its first delivery was still running: still one phone
 //! method, registered once, remembered once (conditional writes in DynamoDB on moto), and MFA
-//! switched on once.
+//! switched on once. The worker that loses the write-ahead memory record backs off before
+//! writing anything to Graph; its redelivery finds nothing left to do.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,13 +84,27 @@ async fn two_workers_on_one_user_register_one_phone_and_switch_mfa_on_once() {
             Some("addMobile"),
             "{report:?}"
         );
-        // Neither ends in a failure to retry: "already exists" with our number is success.
-        assert_eq!(report.settle(), Settle::Ack, "{report:?}");
-        assert!(
-            matches!(report.result, UserResult::Finished(Outcome::Done { .. })),
-            "{report:?}"
-        );
     }
+    // The write-ahead memory record is a conditional put: one worker wins it and enrolls; the
+    // other loses it before writing anything to Graph and leaves the message for redelivery.
+    let (winner, loser) = match (&ra.result, &rb.result) {
+        (UserResult::Finished(Outcome::Done { .. }), _) => (&ra, &rb),
+        _ => (&rb, &ra),
+    };
+    assert_eq!(winner.settle(), Settle::Ack, "{winner:?}");
+    assert!(
+        matches!(winner.result, UserResult::Finished(Outcome::Done { .. })),
+        "{winner:?}"
+    );
+    assert_eq!(loser.settle(), Settle::Retry, "{loser:?}");
+    assert!(
+        matches!(
+            &loser.result,
+            UserResult::Finished(Outcome::Failed { retryable: true, completed, failed: Some(_), error, .. })
+                if completed.is_empty() && error.starts_with("memory:")
+        ),
+        "{loser:?}"
+    );
 
     let counters = sim.control().counters();
     assert_eq!(
@@ -97,6 +112,7 @@ async fn two_workers_on_one_user_register_one_phone_and_switch_mfa_on_once() {
         1,
         "one phone registered"
     );
+    assert_eq!(counters.calls(PHONE_POST), 1, "the loser never posted");
     let user = sim.control().user(NEW_HIRE).unwrap();
     let phones = user["authentication"]["phones"].as_object().unwrap();
     assert_eq!(phones.len(), 1);
@@ -106,32 +122,35 @@ async fn two_workers_on_one_user_register_one_phone_and_switch_mfa_on_once() {
     // lower or alter it — Entra keeps `enforced` once the user has a method.
     let mfa_patches =
         counters.calls_with_status("PATCH /users/{user}/authentication/requirements", 204);
-    assert!((1..=2).contains(&mfa_patches), "{mfa_patches}");
-    for report in [&ra, &rb] {
-        let plan = report.plan.as_ref().unwrap();
-        assert!(
-            plan.actions()
-                .iter()
-                .filter(|a| a.enables_mfa())
-                .all(|a| a.label() == "setPerUserMfa:enabled")
-        );
-    }
+    assert_eq!(mfa_patches, 1);
+    let plan = winner.plan.as_ref().unwrap();
+    assert!(
+        plan.actions()
+            .iter()
+            .filter(|a| a.enables_mfa())
+            .all(|a| a.label() == "setPerUserMfa:enabled")
+    );
     assert_eq!(user["authentication"]["perUserMfaState"], "enforced");
 
-    // Remembered once, at version 1: the loser of the race did not claim the phone.
+    // Remembered once: write-ahead (version 1), confirmed (version 2), nothing pending.
     use autoenroll_core::ports::MemoryStore;
     let memory = store.get(NEW_HIRE).await.unwrap().unwrap();
-    assert_eq!(memory.version, 1);
+    assert_eq!(memory.version, 2);
     assert_eq!(memory.last_two, "33");
+    assert!(memory.pending.is_none());
     let trail = store.audit_trail(NEW_HIRE).await.unwrap();
     assert_eq!(trail.len(), 2);
-    assert!(trail.iter().all(|t| t.record.outcome == "done"));
+    assert_eq!(
+        trail.iter().filter(|t| t.record.outcome == "done").count(),
+        1
+    );
 
-    // A third pass finds nothing to do.
+    // The loser's redelivery (and any later pass) finds nothing to do.
     let again = worker().enroll_user(NEW_HIRE, &Trigger::Reconcile).await;
     assert!(
         again.plan.as_ref().is_some_and(|p| p.actions().is_empty()),
         "{again:?}"
     );
+    assert_eq!(again.settle(), Settle::Ack, "{again:?}");
     sim.shutdown().await;
 }

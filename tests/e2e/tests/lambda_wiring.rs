@@ -107,7 +107,10 @@ async fn functions_built_from_their_environment_enroll_through_real_adapters() {
     );
     // Memory and audit went to the table.
     let store = autoenroll_aws::dynamo::DynamoStore::new(dynamo, table);
-    assert_eq!(store.get(ADELE).await.unwrap().unwrap().version, 1);
+    // Written ahead of the phone write, then confirmed.
+    let memory = store.get(ADELE).await.unwrap().unwrap();
+    assert_eq!(memory.version, 2);
+    assert!(memory.pending.is_none());
     let trail = store.audit_trail(ADELE).await.unwrap();
     assert_eq!(trail.len(), 1);
     assert_eq!(trail[0].record.outcome, "done");

@@ -97,7 +97,10 @@ async fn change_rosas_number(stack: &Stack, rosa: &str, via_reconcile: bool) {
         "{trail:#?}"
     );
     assert_eq!(stack.auth_changes(rosa), writes_before + 1, "one PATCH");
-    assert_eq!(stack.memory.snapshot()[rosa].version, 2);
+    // Two phone writes, each written ahead and confirmed.
+    let memory = &stack.memory.snapshot()[rosa];
+    assert_eq!(memory.version, 4);
+    assert!(memory.pending.is_none());
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::ports::PendingPhone;
 use autoenroll_graph::model::{Removed, method_ids};
 use serde_json::json;
 
@@ -85,6 +86,22 @@ pub(super) fn ours(phone_type: PhoneType, number: &str) -> ManagedPhone {
         phone_type,
         registered_at: "2026-01-01T00:00:00Z".into(),
         version: 1,
+        pending: None,
+    }
+}
+
+/// A record holding only a write of ours to `number` whose outcome we never saw.
+fn pending_only(phone_type: PhoneType, number: &str) -> ManagedPhone {
+    ManagedPhone {
+        number_hash: String::new(),
+        last_two: String::new(),
+        pending: Some(PendingPhone {
+            number_hash: phone::fingerprint(TENANT, number),
+            last_two: phone::last_two(number),
+            phone_type,
+            since: "2026-01-01T00:00:00Z".into(),
+        }),
+        ..ours(phone_type, number)
     }
 }
 
@@ -481,6 +498,34 @@ fn cases() -> Vec<Case> {
             policy: p.clone(),
             view: with(enrolled(), |v| v.methods = vec![password()]),
             want: Plan::Skip(SkipReason::ManagedPhoneRemoved),
+        },
+        Case {
+            situation: "a phone from an unconfirmed write of ours is ours: a changed number updates it",
+            policy: p.clone(),
+            view: with(enrolled(), |v| {
+                v.managed = Some(pending_only(PhoneType::Mobile, A));
+                v.user.mobile_phone = Some("06-87654321".into());
+            }),
+            want: enroll(vec![update_mobile(B)], vec![]),
+        },
+        Case {
+            situation: "an unconfirmed write of ours that never landed is tried again, not taken for a removal",
+            policy: p.clone(),
+            view: with(enrolled(), |v| {
+                v.methods = vec![password()];
+                v.managed = Some(pending_only(PhoneType::Mobile, A));
+            }),
+            want: enroll(vec![add_mobile(A)], vec![]),
+        },
+        Case {
+            situation: "another number than the one we were writing is the user's own",
+            policy: p.clone(),
+            view: with(enrolled(), |v| {
+                v.methods = vec![password(), phone_method(PhoneType::Mobile, B)];
+                v.managed = Some(pending_only(PhoneType::Mobile, A));
+                v.user.mobile_phone = Some("06-11122233".into());
+            }),
+            want: enroll(vec![], vec![SkipReason::SelfRegisteredPhoneDiffers]),
         },
         Case {
             situation: "our phone removed and the directory number changed since: new number added",

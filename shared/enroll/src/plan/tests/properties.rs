@@ -143,6 +143,7 @@ fn apply_to_model(view: &UserView, actions: &[Action]) -> UserView {
         version += 1;
         v.managed = Some(ManagedPhone {
             version,
+            pending: None,
             ..ours(t, n.expose())
         });
     };
