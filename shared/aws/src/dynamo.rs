@@ -2,7 +2,7 @@
 //!
 //! | item             | pk                | sk            | other attributes |
 //! |------------------|-------------------|---------------|------------------|
-//! | managed phone    | `USER#{userId}`   | `PHONE`       | `userId`, `numberHash`, `lastTwo`, `phoneType`, `registeredAt`, `version` (N) |
+//! | managed phone    | `USER#{userId}`   | `PHONE`       | `userId`, `numberHash`, `lastTwo`, `phoneType`, `registeredAt`, `version` (N); while a phone write is in progress also `pendingHash`, `pendingLastTwo`, `pendingType`, `pendingSince` |
 //! | audit record     | `AUDIT#{userId}`  | `{at}#{uuid}` | `userId`, `upn`?, `at`, `outcome`, `actions` (L), `reasons` (L), `maskedNumber`?, `trigger`? (S, JSON), `ttl` (N) |
 //! | delta link       | `DELTA`           | `users`       | `link`, `updatedAt` |
 //! | subscription     | `SUBSCRIPTION`    | `users`       | `subscriptionId`, `expiration`, `expiresAt` (N), `notificationUrl`, `clientStateVersion`?, `updatedAt` |
