@@ -217,9 +217,19 @@ async fn run_chaos(size: Size) {
     // Reconcile (under the same faults) until a round finishes, then drain; twice, so what
     // the first pass queued is handled and the second finds nothing new.
     let mut sweeps = Vec::new();
+    let mut failed_sweeps = 0;
     for _ in 0..2 {
         for _ in 0..20 {
-            let report = stack.reconcile().await.unwrap();
+            // A sweep that fails on an injected fault (a 500 is not retried by the client) is
+            // run again, as the schedule runs it again a minute later; it resumes from the
+            // stored link.
+            let report = match stack.reconcile().await {
+                Ok(report) => report,
+                Err(_) => {
+                    failed_sweeps += 1;
+                    continue;
+                }
+            };
             let finished = report.round_finished;
             sweeps.push(report);
             if finished {
@@ -421,10 +431,11 @@ async fn run_chaos(size: Size) {
         notifications.failed_posts
     );
     println!(
-        "  enroll invocations crashed {}, dead-lettered {}, reconcile runs {}, enqueued by reconcile {}",
+        "  enroll invocations crashed {}, dead-lettered {}, reconcile runs {} (+{} failed on a fault and re-run), enqueued by reconcile {}",
         stack.crashes(),
         dead.len(),
         sweeps.len(),
+        failed_sweeps,
         sweeps.iter().map(|s| s.enqueued).sum::<usize>()
     );
     println!("  log lines checked {log_lines}: no number, token, secret or clientState");
