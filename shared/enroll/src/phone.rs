@@ -360,6 +360,14 @@ pub fn normalize(
         graph.push('x');
         graph.push_str(ext);
     }
+    // What we write must read back as the same number: reconcile and the managed-phone memory
+    // compare Graph's value by normalizing it again. The parser can accept a national number
+    // it cannot read back from `+cc nsn` — e.g. letters read as keypad digits ("~e. -76t…")
+    // giving a Japanese 00-prefixed NSN whose leading 0 is then taken for the trunk prefix — so
+    // such a value is refused rather than registered (found by the phone_normalize fuzz target).
+    if !reads_back(&graph, &number, extension.as_deref()) {
+        return Err(PhoneRejection::Invalid);
+    }
     Ok(NormalizedPhone {
         graph,
         kind,
@@ -368,6 +376,23 @@ pub fn normalize(
             .map(|r| r.as_region_str().as_str().to_owned()),
         extension,
     })
+}
+
+/// Whether `graph` parses (without a region) to a valid number with the same country code,
+/// national significant number and extension as `number`.
+fn reads_back(graph: &str, number: &PhoneNumber, extension: Option<&str>) -> bool {
+    let Ok(again) = PhoneNumber::parse(graph, None) else {
+        return false;
+    };
+    let again_ext = again
+        .extension
+        .as_deref()
+        .map(|e| PHONE_NUMBER_UTIL.normalize_digits_only(e))
+        .filter(|e| !e.is_empty());
+    again.is_valid()
+        && again.country_code == number.country_code
+        && again.get_national_significant_number() == number.get_national_significant_number()
+        && again_ext.as_deref() == extension
 }
 
 /// RFC 3966 text with `tel:` after `;phone-context=` (e.g. `1;phone-context=x;tel:2`): not a
