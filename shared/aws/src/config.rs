@@ -43,19 +43,20 @@ pub async fn load(endpoint_override: Option<&str>) -> SdkConfig {
 /// the environment's region (or [`FALLBACK_REGION`]).
 pub async fn for_moto(endpoint: &str) -> SdkConfig {
     let credentials = Credentials::new("testing", "testing", None, None, "autoenroll-moto");
-    let config = aws_config::defaults(BehaviorVersion::latest())
+    // The region is set here rather than left to aws-config's provider chain, which — with no
+    // region in the environment — ends by asking the EC2 instance metadata service (a token
+    // request with a 1 s timeout) before giving up.
+    let region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| FALLBACK_REGION.to_owned());
+    aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client())
         .endpoint_url(endpoint)
         .credentials_provider(credentials)
+        .region(Region::new(region))
         .load()
-        .await;
-    if config.region().is_some() {
-        return config;
-    }
-    config
-        .into_builder()
-        .region(Region::new(FALLBACK_REGION))
-        .build()
+        .await
 }
 
 /// The SDK's HTTP client: the SDK's default one (hyper 1, rustls on aws-lc, proxy settings from
@@ -90,16 +91,36 @@ pub fn http_client() -> SharedHttpClient {
         }
     };
     Builder::new().build_with_connector_fn(move |settings, components| {
+        // The SDK calls this once with no settings each time a service client is built
+        // (`validate_base_client_config`, to load the system store early) and throws the result
+        // away; it keeps only the connectors built with settings, one per distinct timeout
+        // pair. Building a TLS connector parses every root from PEM (~150 roots), so that
+        // throw-away call gets a plain connector: enroll builds three clients, and the parsing
+        // was ~12 % of its cold-start CPU (BENCHMARKS.md, scenario 3).
+        let Some(settings) = settings else {
+            return ConnectorBuilder::default().build_http();
+        };
+        TLS_CONNECTORS_BUILT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut builder = ConnectorBuilder::default()
             .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
             .tls_context(context.clone());
-        builder.set_connector_settings(settings.cloned());
+        builder.set_connector_settings(Some(settings.clone()));
         if let Some(components) = components {
             builder.set_sleep_impl(components.sleep_impl());
         }
         builder.set_proxy_config(Some(ProxyConfig::from_env()));
         builder.build()
     })
+}
+
+/// TLS connectors [`http_client`]s have built in this process (each parses every root).
+static TLS_CONNECTORS_BUILT: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
+/// How many TLS connectors (each a parse of every trust root) the SDK's HTTP clients of this
+/// process have built — for tests and diagnostics.
+pub fn tls_connectors_built() -> usize {
+    TLS_CONNECTORS_BUILT.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// `AUTOENROLL_EXTRA_CA_PEM` (PEM text or a path to a PEM file), if set and readable. The
