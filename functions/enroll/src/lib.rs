@@ -145,6 +145,8 @@ pub async fn from_env(
         .with_instance_share_divisor(divisor)
         .with_retry(LAMBDA_RETRY);
     let graph = GraphClient::new(config)?;
+    // The token request overlaps with the rest of init and the wait for the first message.
+    drop(graph.warm_up());
     let store = DynamoStore::new(
         autoenroll_aws::config::dynamodb_client(aws),
         env.required(runtime::TABLE_NAME)?,

@@ -252,6 +252,22 @@ impl GraphClient {
         Ok(Secret::new(token.token.secret().to_owned()))
     }
 
+    /// Starts getting the access token in the background (not awaited) and returns its task.
+    /// A function calls this at start-up, so the token request — a round trip to Entra and its
+    /// TLS handshake — overlaps with the rest of init and the wait for the first event instead
+    /// of delaying the first user's writes. A call that needs the token while this is under way
+    /// waits for it on the credential's cache lock (azure_identity's `TokenCache` refreshes
+    /// under a write lock and re-checks), so there is still one token request. A failure is
+    /// only logged (without any secret): the first real call asks again and reports it.
+    pub fn warm_up(&self) -> tokio::task::JoinHandle<()> {
+        let client = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = client.access_token().await {
+                tracing::warn!(error = %e, "token warm-up failed; the first Graph call asks again");
+            }
+        })
+    }
+
     /// The application permissions (`roles`) granted to this app, from the access token.
     pub async fn granted_roles(&self) -> Result<Vec<String>, GraphError> {
         let token = self.access_token().await?;

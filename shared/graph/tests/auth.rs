@@ -31,6 +31,33 @@ async fn token_is_cached_across_calls_and_clones() {
     sim.shutdown().await;
 }
 
+/// The start-up warm-up and a call racing it make one token request between them.
+#[tokio::test]
+async fn warm_up_fetches_the_token_once_and_calls_reuse_it() {
+    let sim = start().await;
+    let graph = graph(&sim);
+    let warming = graph.warm_up();
+    // Started before the warm-up has its answer: waits for it rather than asking again.
+    graph.users().get(ADELE, USER_SELECT).await.unwrap();
+    warming.await.unwrap();
+    assert_eq!(sim.control().counters().tokens_issued, 1);
+    graph.users().get(ALEX, USER_SELECT).await.unwrap();
+    assert_eq!(sim.control().counters().tokens_issued, 1);
+    sim.shutdown().await;
+}
+
+/// A warm-up that fails (wrong secret) is logged, not fatal; the first call reports it.
+#[tokio::test]
+async fn failed_warm_up_leaves_the_error_to_the_first_call() {
+    let sim = start().await;
+    let graph = GraphClient::new(secret_config(&sim, APP, "not-the-secret")).unwrap();
+    graph.warm_up().await.unwrap();
+    let err = graph.users().get(ADELE, USER_SELECT).await.unwrap_err();
+    assert_eq!(err.kind, GraphErrorKind::Authentication, "{err:?}");
+    assert_eq!(sim.control().counters().tokens_issued, 0);
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn federated_client_assertion_gets_a_token_without_any_secret() {
     let sim = start().await;
