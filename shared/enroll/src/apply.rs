@@ -12,7 +12,12 @@
 //!   pending entry released when Graph certainly did not take the write. If the write lands
 //!   and its answer and the worker are both lost, the next attempt still recognises the phone
 //!   as ours (and confirms it). Every memory write is a conditional put on the version seen.
-//! - One audit record per call, whatever the outcome.
+//!   The confirmation of the last phone write is made at the end, alongside the audit record
+//!   (one round trip to the store instead of two; until then the pending entry already counts
+//!   the phone as ours), or before the next phone write if the plan has another.
+//! - One audit record per call, whatever the outcome: what was done in Graph. A confirmation
+//!   that fails turns the outcome into a retryable failure (logged); the next attempt confirms
+//!   the pending phone it finds in place.
 //!
 //! Errors are summarised as status + Graph error code: never Graph's message, which may echo
 //! the number.
@@ -48,7 +53,9 @@ pub async fn apply(
     audit_sink: &dyn AuditSink,
     trigger: Option<&Trigger>,
 ) -> Outcome {
-    let outcome = perform(graph, policy, view, plan, memory).await;
+    // Our memory record as it stands; every memory write moves it on a version.
+    let mut managed = view.managed.clone();
+    let (outcome, to_confirm) = perform(graph, policy, view, plan, memory, &mut managed).await;
     let record = audit::record(
         &view.user.id,
         view.user.user_principal_name.as_deref(),
@@ -56,7 +63,24 @@ pub async fn apply(
         &outcome,
         OffsetDateTime::now_utc(),
     );
-    if let Err(e) = audit_sink.record(record.clone()).await {
+    let confirm = async {
+        match &to_confirm {
+            Some((phone_type, number)) => {
+                remember(memory, view, &mut managed, *phone_type, number).await
+            }
+            None => Ok(()),
+        }
+    };
+    let (confirmed, stored) = tokio::join!(confirm, audit_sink.record(record.clone()));
+    let outcome = match confirmed {
+        Ok(()) => outcome,
+        Err(e) => {
+            // The pending entry stays: the next attempt still knows the phone as ours.
+            tracing::error!(user_id = %view.user.id, error = %e, "phone written but memory not confirmed");
+            unconfirmed(outcome, &e)
+        }
+    };
+    if let Err(e) = stored {
         // The outcome stands (Graph has changed); the record goes to the log instead — it holds
         // no number in clear, so it is safe there.
         tracing::error!(
@@ -71,31 +95,38 @@ pub async fn apply(
     outcome
 }
 
+/// A phone write of ours that landed and is still to be confirmed in memory.
+type ToConfirm = Option<(PhoneType, GraphNumber)>;
+
+/// Performs the plan's actions in order; returns the outcome and the phone write still to be
+/// confirmed (the caller confirms it alongside the audit record).
 async fn perform(
     graph: &GraphClient,
     policy: &Policy,
     view: &UserView,
     plan: &Plan,
     memory: &dyn MemoryStore,
-) -> Outcome {
+    managed: &mut Option<ManagedPhone>,
+) -> (Outcome, ToConfirm) {
     if let Some(reason) = crate::plan::excluded(
         policy,
         view.user.user_principal_name.as_deref(),
         &view.group_membership,
     ) {
-        return Outcome::Skipped(reason);
-    }
-    if let Some(outcome) = Outcome::of_empty_plan(plan) {
-        return outcome;
+        return (Outcome::Skipped(reason), None);
     }
     let (actions, notes) = match plan {
         Plan::Enroll { actions, notes } => (actions, notes),
-        Plan::Skip(reason) => return Outcome::Skipped(reason.clone()),
+        Plan::Skip(reason) => return (Outcome::Skipped(reason.clone()), None),
     };
+    // Also when there is nothing left to write: the pending phone of an attempt whose
+    // confirmation was lost after its last write is confirmed here.
+    settle_pending(memory, view, managed).await;
+    if let Some(outcome) = Outcome::of_empty_plan(plan) {
+        return (outcome, None);
+    }
     let user_id = view.user.id.as_str();
-    // Our memory record as it stands; every memory write below moves it on a version.
-    let mut managed = view.managed.clone();
-    settle_pending(memory, view, &mut managed).await;
+    let mut to_confirm: ToConfirm = None;
     let mut completed = Vec::with_capacity(actions.len());
     for action in actions {
         let fail =
@@ -107,33 +138,44 @@ async fn perform(
                 notes: notes.clone(),
             };
         let phone_write = action.number().map(|n| (phone_type_of(action), n));
+        if phone_write.is_some()
+            && let Some((phone_type, number)) = to_confirm.take()
+            && let Err(e) = remember(memory, view, managed, phone_type, &number).await
+        {
+            // An earlier phone of this plan is not confirmed: its pending entry stays (the
+            // next attempt confirms it); this write is not started over it.
+            tracing::error!(user_id, error = %e, "phone written but memory not confirmed");
+            let retryable = memory_retryable(&e);
+            return (
+                fail(retryable, format!("memory: {e}"), None, completed),
+                None,
+            );
+        }
         if let Some((phone_type, number)) = phone_write
-            && let Err(e) = intend(memory, view, &mut managed, phone_type, number).await
+            && let Err(e) = intend(memory, view, managed, phone_type, number).await
         {
             tracing::warn!(user_id, error = %e, "phone write not started: memory not stored");
-            let retryable = matches!(e, StoreError::Unavailable(_) | StoreError::Conflict);
-            return fail(
-                retryable,
-                format!("memory: {e}"),
-                Some(action.clone()),
-                completed,
+            let retryable = memory_retryable(&e);
+            return (
+                fail(
+                    retryable,
+                    format!("memory: {e}"),
+                    Some(action.clone()),
+                    completed,
+                ),
+                None,
             );
         }
         let step = perform_action(graph, view, action).await;
         match step {
             Ok(Written::Ours(phone_type, number)) => {
                 completed.push(action.clone());
-                if let Err(e) = remember(memory, view, &mut managed, phone_type, &number).await {
-                    // The pending entry stays: the next attempt still knows the phone as ours.
-                    tracing::error!(user_id, error = %e, "phone written but memory not confirmed");
-                    let retryable = matches!(e, StoreError::Unavailable(_) | StoreError::Conflict);
-                    return fail(retryable, format!("memory: {e}"), None, completed);
-                }
+                to_confirm = Some((phone_type, number));
             }
             Ok(Written::NotOurs) => {
                 completed.push(action.clone());
                 // Someone else put this phone there before us: not ours to claim.
-                release(memory, view, &mut managed).await;
+                release(memory, view, managed).await;
             }
             Ok(Written::Done) => completed.push(action.clone()),
             Err(StepError::Graph(e)) => {
@@ -147,13 +189,16 @@ async fn perform(
                 // A 4xx answer means Graph did not take the write; after a timeout or a 5xx it
                 // may have, so the pending entry stays for the next attempt to settle.
                 if phone_write.is_some() && e.status.is_some_and(|s| (400..500).contains(&s)) {
-                    release(memory, view, &mut managed).await;
+                    release(memory, view, managed).await;
                 }
-                return fail(
-                    e.is_retryable(),
-                    summary(&e),
-                    Some(action.clone()),
-                    completed,
+                return (
+                    fail(
+                        e.is_retryable(),
+                        summary(&e),
+                        Some(action.clone()),
+                        completed,
+                    ),
+                    to_confirm,
                 );
             }
             Err(StepError::Changed(why)) => {
@@ -161,20 +206,59 @@ async fn perform(
                 // the right thing.
                 tracing::info!(user_id, action = %action.label(), why, "state changed since the plan");
                 if phone_write.is_some() {
-                    release(memory, view, &mut managed).await;
+                    release(memory, view, managed).await;
                 }
-                return fail(
-                    true,
-                    format!("changed since planned: {why}"),
-                    Some(action.clone()),
-                    completed,
+                return (
+                    fail(
+                        true,
+                        format!("changed since planned: {why}"),
+                        Some(action.clone()),
+                        completed,
+                    ),
+                    to_confirm,
                 );
             }
         }
     }
-    Outcome::Done {
-        actions: completed,
-        notes: notes.clone(),
+    (
+        Outcome::Done {
+            actions: completed,
+            notes: notes.clone(),
+        },
+        to_confirm,
+    )
+}
+
+/// A store error the next attempt may not meet (outage, or another writer's version).
+fn memory_retryable(e: &StoreError) -> bool {
+    matches!(e, StoreError::Unavailable(_) | StoreError::Conflict)
+}
+
+/// The outcome once the confirmation of a phone write it made has failed: a failure (retried
+/// when the store error is passing) with the Graph writes it did.
+fn unconfirmed(outcome: Outcome, e: &StoreError) -> Outcome {
+    match outcome {
+        Outcome::Done { actions, notes } => Outcome::Failed {
+            retryable: memory_retryable(e),
+            error: format!("memory: {e}"),
+            completed: actions,
+            failed: None,
+            notes,
+        },
+        Outcome::Failed {
+            retryable,
+            error,
+            completed,
+            failed,
+            notes,
+        } => Outcome::Failed {
+            retryable: retryable || memory_retryable(e),
+            error: format!("{error}; memory: {e}"),
+            completed,
+            failed,
+            notes,
+        },
+        skipped @ Outcome::Skipped(_) => skipped,
     }
 }
 
