@@ -517,3 +517,72 @@ fn summary(e: &GraphError) -> String {
         (None, _) => format!("{:?}", e.kind),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::SkipReason;
+
+    fn add_mobile() -> Action {
+        Action::AddMobile {
+            number: GraphNumber::new("+31 612345678"),
+        }
+    }
+
+    #[test]
+    fn a_lost_confirmation_makes_done_a_failure_keeping_the_writes() {
+        let done = Outcome::Done {
+            actions: vec![add_mobile(), Action::SetSmsPreferred],
+            notes: vec![],
+        };
+        let outage = StoreError::Unavailable("throttled".into());
+        match unconfirmed(done.clone(), &outage) {
+            Outcome::Failed {
+                retryable: true,
+                error,
+                completed,
+                failed: None,
+                ..
+            } => {
+                assert_eq!(error, format!("memory: {outage}"));
+                assert_eq!(completed.len(), 2);
+            }
+            other => panic!("{other:?}"),
+        }
+        // A permanent store error is not retried (the pending entry stays for reconcile).
+        let broken = StoreError::Other("access denied".into());
+        assert!(matches!(
+            unconfirmed(done, &broken),
+            Outcome::Failed {
+                retryable: false,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_lost_confirmation_after_a_failed_write_keeps_that_failure_and_adds_the_memory_error() {
+        let failed = Outcome::Failed {
+            retryable: false,
+            error: "403 accessDenied".into(),
+            completed: vec![add_mobile()],
+            failed: Some(Action::SetSmsPreferred),
+            notes: vec![],
+        };
+        match unconfirmed(failed, &StoreError::Conflict) {
+            Outcome::Failed {
+                retryable,
+                error,
+                failed,
+                ..
+            } => {
+                assert!(retryable, "a conflict is worth another attempt");
+                assert!(error.starts_with("403 accessDenied; memory:"), "{error}");
+                assert_eq!(failed, Some(Action::SetSmsPreferred));
+            }
+            other => panic!("{other:?}"),
+        }
+        let skipped = Outcome::Skipped(SkipReason::Disabled);
+        assert_eq!(unconfirmed(skipped.clone(), &StoreError::Conflict), skipped);
+    }
+}
