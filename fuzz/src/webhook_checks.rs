@@ -1,13 +1,13 @@
 //! Invariants the `webhook_request` fuzz target checks on the webhook handler's bytes-level
 //! entry point (`Webhook::handle_bytes`): it never panics, answers only the documented
-//! statuses, and never enqueues (or reauthorizes) anything that does not carry our tenant and
-//! an accepted clientState — while every authenticated user change of an accepted body does
-//! reach the queue.
+//! statuses, and never enqueues anything (user change or lifecycle event) that does not carry
+//! our tenant and an accepted clientState — while every authenticated user change and lifecycle
+//! event of an accepted body does reach its queue.
 //!
 //! Compiled by the fuzz crate and, through `#[path]`, by
 //! `functions/webhook/tests/fuzz_regressions.rs`, which replays the committed inputs; so it only
-//! uses what the webhook's integration tests can use (the webhook, autoenroll-core/-aws,
-//! async-trait, http, serde_json, tokio).
+//! uses what the webhook's integration tests can use (the webhook, autoenroll-core/-aws, http,
+//! serde_json, tokio).
 //!
 //! Input format (decoded by [`decode`], so any bytes are a case): byte 0 picks the method
 //! (bits 0-2, POST most often), the content type (bits 3-4), whether a query string follows
@@ -19,13 +19,12 @@
 //! would.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::LazyLock;
 
-use async_trait::async_trait;
 use autoenroll_aws::memory::{MemoryFifoQueue, StaticSecrets};
 use autoenroll_aws::metrics::EmfMetrics;
 use autoenroll_core::notification::{self, Notification};
-use autoenroll_webhook::{LifecycleError, LifecycleSink, MAX_BODY_BYTES, Webhook, WebhookConfig};
+use autoenroll_webhook::{MAX_BODY_BYTES, Webhook, WebhookConfig};
 use http::Method;
 use serde_json::{Value, json};
 
@@ -241,21 +240,6 @@ fn item(r: &mut Reader<'_>) -> Value {
     Value::Object(n)
 }
 
-/// Remembers which subscriptions were reauthorized.
-#[derive(Debug, Clone, Default)]
-pub struct RecordingLifecycle(pub Arc<Mutex<Vec<String>>>);
-
-#[async_trait]
-impl LifecycleSink for RecordingLifecycle {
-    async fn reauthorization_required(&self, subscription_id: &str) -> Result<(), LifecycleError> {
-        self.0
-            .lock()
-            .expect("lock")
-            .push(subscription_id.to_owned());
-        Ok(())
-    }
-}
-
 static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -267,8 +251,8 @@ pub fn check_webhook_bytes(data: &[u8]) {
     check_webhook(&decode(data));
 }
 
-/// Runs one request through a fresh webhook (in-memory FIFO queue, static secrets, recording
-/// lifecycle sink) and checks what it answered and what it enqueued.
+/// Runs one request through a fresh webhook (in-memory FIFO queues, static secrets) and checks
+/// what it answered and what it enqueued.
 pub fn check_webhook(case: &Case) {
     let secrets = if case.rotating {
         let s = StaticSecrets::new().with(SECRET_NAME, OLD_CLIENT_STATE);
@@ -278,7 +262,7 @@ pub fn check_webhook(case: &Case) {
         StaticSecrets::new().with(SECRET_NAME, CLIENT_STATE)
     };
     let queue = MemoryFifoQueue::builder("fuzz.fifo").build();
-    let lifecycle = RecordingLifecycle::default();
+    let lifecycle = MemoryFifoQueue::builder("fuzz-lifecycle.fifo").build();
     let (metrics, _captured) = EmfMetrics::capture();
     let webhook = Webhook::new(
         WebhookConfig {
@@ -298,7 +282,7 @@ pub fn check_webhook(case: &Case) {
         &case.body,
     ));
     let enqueued = queue.requests();
-    let reauthorized = lifecycle.0.lock().expect("lock").clone();
+    let lifecycle_events = lifecycle.lifecycle_messages();
 
     assert!(
         STATUSES.contains(&reply.status),
@@ -309,14 +293,14 @@ pub fn check_webhook(case: &Case) {
         enqueued.len() <= reply.enqueued,
         "queue holds more than the reply says was enqueued"
     );
-    assert_eq!(reauthorized.len(), reply.reauthorized, "reauthorized count");
+    assert_eq!(lifecycle_events.len(), reply.lifecycle, "lifecycle count");
     if case.method != Method::POST {
         assert_eq!(reply.status, 405, "a non-POST was not refused");
     }
     if reply.status != 202 {
         assert!(
-            enqueued.is_empty() && reauthorized.is_empty(),
-            "status {} but something was enqueued or reauthorized",
+            enqueued.is_empty() && lifecycle_events.is_empty(),
+            "status {} but something was enqueued",
             reply.status
         );
     }
@@ -355,10 +339,13 @@ pub fn check_webhook(case: &Case) {
             "enqueued a user no authenticated notification named"
         );
     }
-    for subscription in &reauthorized {
+    for event in &lifecycle_events {
+        assert_eq!(event.tenant_id, TENANT, "lifecycle event for another tenant");
         assert!(
-            authentic.reauthorize.contains(subscription),
-            "reauthorized a subscription no authenticated lifecycle event named"
+            authentic
+                .lifecycle_events
+                .contains(&(event.subscription_id.clone(), event.event.as_str().to_owned())),
+            "queued a lifecycle event no authenticated item named"
         );
     }
     if reply.status == 401 {
@@ -390,15 +377,35 @@ pub fn check_webhook(case: &Case) {
             .collect();
         let got: BTreeSet<String> = enqueued.iter().map(|r| r.user_id.clone()).collect();
         assert_eq!(got, wanted, "an authenticated change was not enqueued");
+        let wanted: BTreeSet<(String, &str)> = collection
+            .value
+            .iter()
+            .filter_map(|n| match n {
+                Notification::Lifecycle(l)
+                    if l.tenant_id == TENANT
+                        && l.client_state
+                            .as_ref()
+                            .is_some_and(|s| accepted.contains(&s.expose())) =>
+                {
+                    Some((l.subscription_id.clone(), l.lifecycle_event.as_str()))
+                }
+                _ => None,
+            })
+            .collect();
+        let got: BTreeSet<(String, &str)> = lifecycle_events
+            .iter()
+            .map(|e| (e.subscription_id.clone(), e.event.as_str()))
+            .collect();
+        assert_eq!(got, wanted, "an authenticated lifecycle event was not queued");
     }
 }
 
 /// Computed from the raw JSON, independently of the handler: of the items with our tenant (any
 /// case) and an accepted clientState (exact), the users (lowercase) that user changes name and
-/// the subscriptions of `reauthorizationRequired` events.
+/// the (subscription, event) of lifecycle events.
 struct Authentic {
     users: BTreeSet<String>,
-    reauthorize: BTreeSet<String>,
+    lifecycle_events: BTreeSet<(String, String)>,
     /// Any lifecycle event (they authenticate a request too).
     lifecycle: bool,
 }
@@ -406,7 +413,7 @@ struct Authentic {
 fn authentic_items(body: &[u8], accepted: &[&str]) -> Authentic {
     let mut out = Authentic {
         users: BTreeSet::new(),
-        reauthorize: BTreeSet::new(),
+        lifecycle_events: BTreeSet::new(),
         lifecycle: false,
     };
     let Ok(document) = serde_json::from_slice::<Value>(body) else {
@@ -429,10 +436,11 @@ fn authentic_items(body: &[u8], accepted: &[&str]) -> Authentic {
         }
         if item.get("lifecycleEvent").is_some() {
             out.lifecycle = true;
-            if item.get("lifecycleEvent").and_then(Value::as_str) == Some("reauthorizationRequired")
+            if let Some(event) = item.get("lifecycleEvent").and_then(Value::as_str)
                 && let Some(s) = item.get("subscriptionId").and_then(Value::as_str)
             {
-                out.reauthorize.insert(s.to_ascii_lowercase());
+                out.lifecycle_events
+                    .insert((s.to_ascii_lowercase(), event.to_owned()));
             }
             continue;
         }

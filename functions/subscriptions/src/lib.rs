@@ -1,5 +1,7 @@
 //! autoenroll-subscriptions: keep exactly one Graph change-notification subscription on
-//! `/users` pointed at our webhook, on a schedule (EventBridge Scheduler, every 6 hours).
+//! `/users` pointed at our webhook, on a schedule (EventBridge Scheduler, every 6 hours), and
+//! answer Graph's lifecycle events, which the webhook puts on the lifecycle queue (an SQS event
+//! source of this function; see [`lifecycle`]).
 //!
 //! One run ([`ensure`]):
 //! 1. reads the clientState secret (current value, version) and lists this app's subscriptions;
@@ -17,11 +19,14 @@
 //! 5. every other subscription of ours is deleted (strays);
 //! 6. the kept subscription is recorded in the [`SubscriptionStore`] when anything changed.
 //!
-//! Running it again changes nothing (one `GET /subscriptions`). [`reauthorize`] answers the
-//! `reauthorizationRequired` lifecycle event; the webhook calls it.
+//! Running it again changes nothing (one `GET /subscriptions`).
+
+pub mod lifecycle;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
+use autoenroll_aws::metrics::EmfMetrics;
 use autoenroll_aws::runtime::{self, Env, RuntimeError};
 use autoenroll_core::ports::{SecretSource, StoreError, SubscriptionRecord, SubscriptionStore};
 use autoenroll_graph::model::Subscription;
@@ -129,6 +134,20 @@ pub async fn ensure(
     config: &SubscriptionsConfig,
     now: OffsetDateTime,
 ) -> Result<Report, SubscriptionsError> {
+    ensure_replacing(graph, store, secrets, config, now, None).await
+}
+
+/// [`ensure`], with the subscription `replace` never kept even when it looks right (Graph
+/// refused to reauthorize it, or said it removed it): a new one is created first and `replace`
+/// deleted after, so there is never a moment without a subscription.
+pub async fn ensure_replacing(
+    graph: &GraphClient,
+    store: &dyn SubscriptionStore,
+    secrets: &dyn SecretSource,
+    config: &SubscriptionsConfig,
+    now: OffsetDateTime,
+    replace: Option<&str>,
+) -> Result<Report, SubscriptionsError> {
     let webhook = check_url(&config.notification_url).map_err(SubscriptionsError::Config)?;
     let secret = secrets.get_secret(&config.client_state_secret).await?;
     if secret.current.is_empty() || secret.current.chars().count() > MAX_CLIENT_STATE_CHARS {
@@ -152,6 +171,7 @@ pub async fn ensure(
     let keep = ours
         .iter()
         .filter(|s| is_right(s, &config.notification_url, &secret.current))
+        .filter(|s| replace.is_none_or(|id| s.id.as_deref() != Some(id)))
         .max_by_key(|s| expiry(s))
         .copied();
 
@@ -220,26 +240,75 @@ pub async fn ensure(
     Ok(report)
 }
 
-/// The scheduled function: its ports and configuration, built once per Lambda instance.
+/// Where the function's time comes from (the simulator's clock in tests).
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+/// The function: its ports and configuration, built once per Lambda instance. Two event
+/// sources: the schedule ([`Self::run_schedule`]) and the lifecycle queue
+/// ([`Self::handle_lifecycle_batch`]); [`Self::handle`] tells them apart.
 pub struct SubscriptionsFunction<St, Se> {
     pub graph: GraphClient,
     pub store: St,
     pub secrets: Se,
     pub config: SubscriptionsConfig,
+    pub metrics: EmfMetrics,
+    pub clock: Clock,
+}
+
+impl<St, Se> std::fmt::Debug for SubscriptionsFunction<St, Se> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubscriptionsFunction")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<St: SubscriptionStore, Se: SecretSource> SubscriptionsFunction<St, Se> {
-    /// One EventBridge Scheduler invocation (its payload is not used).
+    /// Metrics to stdout (Lambda ships them to CloudWatch), the system clock.
+    pub fn new(graph: GraphClient, store: St, secrets: Se, config: SubscriptionsConfig) -> Self {
+        Self {
+            graph,
+            store,
+            secrets,
+            config,
+            metrics: EmfMetrics::stdout(),
+            clock: Arc::new(OffsetDateTime::now_utc),
+        }
+    }
+
+    pub fn with_clock(mut self, clock: impl Fn() -> OffsetDateTime + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    pub fn with_metrics(mut self, metrics: EmfMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// One invocation: a scheduled run, or a batch from the lifecycle queue.
     pub async fn handle(
         &self,
-        _event: lambda_runtime::LambdaEvent<serde_json::Value>,
-    ) -> Result<Report, SubscriptionsError> {
+        event: lambda_runtime::LambdaEvent<lifecycle::Invocation>,
+    ) -> Result<lifecycle::Answer, SubscriptionsError> {
+        match event.payload {
+            lifecycle::Invocation::Schedule => {
+                self.run_schedule().await.map(lifecycle::Answer::Schedule)
+            }
+            lifecycle::Invocation::Queue(batch) => Ok(lifecycle::Answer::Queue(
+                self.handle_lifecycle_batch(batch).await,
+            )),
+        }
+    }
+
+    /// One EventBridge Scheduler invocation (its payload is not used).
+    pub async fn run_schedule(&self) -> Result<Report, SubscriptionsError> {
         let report = ensure(
             &self.graph,
             &self.store,
             &self.secrets,
             &self.config,
-            OffsetDateTime::now_utc(),
+            (self.clock)(),
         )
         .await;
         match &report {
@@ -254,19 +323,6 @@ impl<St: SubscriptionStore, Se: SecretSource> SubscriptionsFunction<St, Se> {
             Err(e) => tracing::error!(error = %e, "ensuring the subscription failed"),
         }
         report
-    }
-}
-
-/// Answers `reauthorizationRequired`: `POST /subscriptions/{id}/reauthorize`. A subscription
-/// that no longer exists needs nothing (the next scheduled run re-creates ours).
-pub async fn reauthorize(graph: &GraphClient, subscription_id: &str) -> Result<(), GraphError> {
-    match graph.subscriptions().reauthorize(subscription_id).await {
-        Ok(()) => Ok(()),
-        Err(e) if e.is_not_found() => {
-            tracing::warn!(subscription = %subscription_id, "reauthorization asked for a subscription that is gone");
-            Ok(())
-        }
-        Err(e) => Err(e),
     }
 }
 

@@ -1,8 +1,10 @@
-//! Lambda entry point: build the ports from the environment, then run the handler per event.
+//! Lambda entry point: build the ports from the environment, then run the handler per event
+//! (the schedule's, or a batch from the lifecycle queue).
 
 use autoenroll_aws::config::dynamodb_client;
 use autoenroll_aws::dynamo::DynamoStore;
 use autoenroll_aws::runtime::{self, Env, GraphSettings};
+use autoenroll_subscriptions::lifecycle::Invocation;
 use autoenroll_subscriptions::{SubscriptionsConfig, SubscriptionsFunction};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
@@ -12,17 +14,15 @@ async fn main() -> Result<(), Error> {
     let env = Env::from_process();
     let aws = runtime::aws_config().await;
     let secrets = runtime::secrets(&aws);
-    let function = SubscriptionsFunction {
-        graph: GraphSettings::from_env(&env)?.build(&secrets, &aws).await?,
-        store: DynamoStore::new(dynamodb_client(&aws), env.required(runtime::TABLE_NAME)?),
+    let function = SubscriptionsFunction::new(
+        GraphSettings::from_env(&env)?.build(&secrets, &aws).await?,
+        DynamoStore::new(dynamodb_client(&aws), env.required(runtime::TABLE_NAME)?),
         secrets,
-        config: SubscriptionsConfig::from_env(&env)?,
-    };
+        SubscriptionsConfig::from_env(&env)?,
+    );
     let function = &function;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
-            function.handle(event).await.map_err(Error::from)
-        },
-    ))
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Invocation>| async move {
+        function.handle(event).await.map_err(Error::from)
+    }))
     .await
 }

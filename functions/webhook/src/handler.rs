@@ -1,4 +1,5 @@
-//! The webhook's one handler: validation handshake, or change notifications → queue.
+//! The webhook's one handler: validation handshake, or notifications → queues (user changes to
+//! the enroll queue, lifecycle events to the lifecycle queue).
 //!
 //! Statuses (the order of the checks):
 //!
@@ -11,9 +12,13 @@
 //! | not UTF-8, not JSON, not a change-notification collection (strict parser) | 400 |
 //! | the clientState secret cannot be read | 503 (Graph retries) |
 //! | every item failed authentication (clientState / tenant) | 401, nothing enqueued |
-//! | otherwise: authenticated items enqueued, the rest dropped and counted | 202 once the queue accepted them |
-//! | the queue failed | 503 (500 if it refused the messages), so Graph retries |
-//! | a `reauthorizationRequired` could not be answered | 503 |
+//! | otherwise: authenticated items enqueued, the rest dropped and counted | 202 once the queues accepted them |
+//! | a queue failed | 503 (500 if it refused the messages), so Graph retries |
+//!
+//! A lifecycle event (`reauthorizationRequired`, `subscriptionRemoved`, `missed`) is
+//! authenticated exactly like a change notification and becomes a [`SubscriptionLifecycle`]
+//! message; the subscriptions function answers it through Graph. The webhook holds no Graph
+//! credential and makes no Graph call, so its answer never waits on Graph or a token.
 //!
 //! Why 401 when nothing authenticates, yet 202 for a collection with some forged items: a
 //! collection in which no item carries our clientState is either forged (the forger learns
@@ -25,12 +30,12 @@
 //! Non-user resources are dropped and counted, and do not make Graph retry (202): they
 //! cannot become valid later.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use async_trait::async_trait;
 use autoenroll_aws::metrics::EmfMetrics;
+use autoenroll_core::lifecycle::{LifecycleQueue, SubscriptionLifecycle};
 use autoenroll_core::notification::{
-    self, ChangeNotification, ItemProblem, LifecycleEvent, Notification, ParseError,
+    self, ChangeNotification, ItemProblem, Notification, ParseError,
 };
 use autoenroll_core::ports::{
     EnrollQueue, EnrollRequest, QueueError, SecretSource, SecretValue, Trigger,
@@ -50,10 +55,6 @@ use crate::validation::{self, TokenCheck};
 /// Largest body accepted (Graph batches notifications; 1,000 items of ~600 bytes fit).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// How long a `reauthorizationRequired` may take before the webhook answers 503 (Graph's
-/// 3-second rule, minus room for the rest).
-pub const LIFECYCLE_TIMEOUT: Duration = Duration::from_millis(2_000);
-
 /// What the webhook needs to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookConfig {
@@ -62,17 +63,6 @@ pub struct WebhookConfig {
     /// Name or ARN of the clientState secret.
     pub client_state_secret: String,
 }
-
-/// Somebody who answers `reauthorizationRequired` for a subscription (in Lambda: a Graph
-/// `POST /subscriptions/{id}/reauthorize` through the subscriptions crate).
-#[async_trait]
-pub trait LifecycleSink: Send + Sync {
-    async fn reauthorization_required(&self, subscription_id: &str) -> Result<(), LifecycleError>;
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("lifecycle event not handled: {0}")]
-pub struct LifecycleError(pub String);
 
 /// The answer to one request, before it becomes an HTTP response; with what happened, for
 /// tests and benchmarks.
@@ -84,8 +74,8 @@ pub struct Reply {
     pub rejected: Tally,
     /// Requests handed to the queue.
     pub enqueued: usize,
-    /// `reauthorizationRequired` events answered.
-    pub reauthorized: usize,
+    /// Lifecycle messages handed to the lifecycle queue.
+    pub lifecycle: usize,
 }
 
 impl Reply {
@@ -95,7 +85,7 @@ impl Reply {
             body: None,
             rejected: Tally::default(),
             enqueued: 0,
-            reauthorized: 0,
+            lifecycle: 0,
         }
     }
 
@@ -161,7 +151,7 @@ impl<Q, S, L> Webhook<Q, S, L>
 where
     Q: EnrollQueue,
     S: SecretSource,
-    L: LifecycleSink,
+    L: LifecycleQueue,
 {
     pub fn new(config: WebhookConfig, queue: Q, secrets: S, lifecycle: L) -> Self {
         Self {
@@ -211,7 +201,7 @@ where
         tracing::info!(
             status = reply.status,
             enqueued = reply.enqueued,
-            reauthorized = reply.reauthorized,
+            lifecycle = reply.lifecycle,
             rejected = reply.rejected.total(),
             body_bytes = body.len(),
             elapsed_us = started.elapsed().as_micros() as u64,
@@ -284,7 +274,7 @@ where
         let expected = ExpectedClientState::new(&secret);
 
         let mut requests = Vec::new();
-        let mut reauthorize = Vec::new();
+        let mut lifecycle: Vec<SubscriptionLifecycle> = Vec::new();
         let mut authenticated = 0usize;
         let observed_at = OffsetDateTime::now_utc()
             .format(&Rfc3339)
@@ -299,17 +289,13 @@ where
                 Notification::Change(change) => {
                     requests.push(self.request_for(change, &observed_at));
                 }
-                Notification::Lifecycle(event) => match event.lifecycle_event {
-                    LifecycleEvent::ReauthorizationRequired => {
-                        if !reauthorize.contains(&event.subscription_id) {
-                            reauthorize.push(event.subscription_id.clone());
-                        }
+                Notification::Lifecycle(event) => {
+                    let message = SubscriptionLifecycle::from_notification(event, &observed_at);
+                    // One message per event: copies in one POST would only collapse in the queue.
+                    if !lifecycle.iter().any(|m| m.dedup_key() == message.dedup_key()) {
+                        lifecycle.push(message);
                     }
-                    // Users have neither; acknowledged so Graph does not retry, and counted.
-                    LifecycleEvent::SubscriptionRemoved | LifecycleEvent::Missed => {
-                        rejected.add(Reason::UnexpectedLifecycleEvent, 1);
-                    }
-                },
+                }
             }
         }
         if authenticated == 0 {
@@ -326,45 +312,30 @@ where
         if !requests.is_empty() {
             if let Err(e) = self.queue.send_batch(&requests).await {
                 tracing::error!(error = %e, count = requests.len(), "enqueue failed; Graph will retry");
-                let status = match e {
-                    QueueError::Unavailable(_) => 503,
-                    QueueError::Rejected(_) => 500,
-                };
                 return Reply {
-                    status,
+                    status: queue_status(&e),
                     body: Some("not persisted".into()),
                     ..reply
                 };
             }
             reply.enqueued = requests.len();
         }
-        for subscription_id in &reauthorize {
-            let outcome = tokio::time::timeout(
-                LIFECYCLE_TIMEOUT,
-                self.lifecycle.reauthorization_required(subscription_id),
-            )
-            .await;
-            match outcome {
-                Ok(Ok(())) => {
-                    reply.reauthorized += 1;
-                    tracing::info!(subscription = %subscription_id, "subscription reauthorized");
-                }
-                Ok(Err(e)) => {
-                    tracing::error!(subscription = %subscription_id, error = %e, "reauthorization failed; Graph will ask again");
-                    return Reply {
-                        status: 503,
-                        body: Some("reauthorization failed".into()),
-                        ..reply
-                    };
-                }
-                Err(_) => {
-                    tracing::error!(subscription = %subscription_id, "reauthorization timed out; Graph will ask again");
-                    return Reply {
-                        status: 503,
-                        body: Some("reauthorization timed out".into()),
-                        ..reply
-                    };
-                }
+        if !lifecycle.is_empty() {
+            if let Err(e) = self.lifecycle.send_lifecycle(&lifecycle).await {
+                tracing::error!(error = %e, count = lifecycle.len(), "lifecycle enqueue failed; Graph will retry");
+                return Reply {
+                    status: queue_status(&e),
+                    body: Some("not persisted".into()),
+                    ..reply
+                };
+            }
+            reply.lifecycle = lifecycle.len();
+            for message in &lifecycle {
+                tracing::info!(
+                    subscription = %message.subscription_id,
+                    event = message.event.as_str(),
+                    "lifecycle event queued"
+                );
             }
         }
         reply
@@ -428,6 +399,14 @@ pub fn dedup_key(change: &ChangeNotification) -> String {
         change.user_id,
         change.change_type.as_str()
     )
+}
+
+/// 503 for a queue that may take the messages on Graph's retry, 500 for one that refused them.
+fn queue_status(error: &QueueError) -> u16 {
+    match error {
+        QueueError::Unavailable(_) => 503,
+        QueueError::Rejected(_) => 500,
+    }
 }
 
 /// `application/json`, optionally with `charset=utf-8` (Graph sends exactly that).

@@ -1,39 +1,36 @@
 //! autoenroll-webhook: the Function URL Graph posts change notifications to. It validates and
 //! enqueues, nothing more (Graph penalises a webhook slower than ~3 s): the validation
-//! handshake, strict parsing, tenant and clientState checks, then one `send_batch` to the SQS
-//! FIFO queue; `reauthorizationRequired` is answered through Graph. See [`handler`] for the
-//! statuses and why.
+//! handshake, strict parsing, tenant and clientState checks, then one send to the enroll FIFO
+//! queue (user changes) and one to the lifecycle FIFO queue (lifecycle events, answered by the
+//! subscriptions function). It holds no Graph credential: the only public function cannot
+//! leak one, and no answer waits on a token or a Graph call. See [`handler`] for the statuses
+//! and why.
 //!
-//! - [`handler`]: [`Webhook`], generic over the queue, the secret source and the lifecycle sink;
-//!   `handle` (a `lambda_http::Request`) and `handle_bytes` (plain inputs, for benchmarks).
+//! - [`handler`]: [`Webhook`], generic over the enroll queue, the secret source and the
+//!   lifecycle queue; `handle` (a `lambda_http::Request`) and `handle_bytes` (plain inputs, for
+//!   benchmarks).
 //! - [`local`]: [`serve_local`], the same handler behind axum on loopback.
-//! - [`lifecycle`]: [`GraphLifecycle`], reauthorizing through Graph.
 //! - [`validation`], [`rejection`]: the handshake token; rejection reasons and counters.
 
 pub mod handler;
-pub mod lifecycle;
 pub mod local;
 pub mod rejection;
 pub mod validation;
 
-pub use handler::{
-    LifecycleError, LifecycleSink, MAX_BODY_BYTES, Reply, Webhook, WebhookConfig, dedup_key,
-};
-pub use lifecycle::GraphLifecycle;
+pub use handler::{MAX_BODY_BYTES, Reply, Webhook, WebhookConfig, dedup_key};
 pub use local::{LocalWebhook, serve_local};
 pub use rejection::{Reason, Tally};
 
 use autoenroll_aws::runtime::{self, Env, RuntimeError};
 
 /// Every environment variable this function reads (ARCHITECTURE.md, "Environment variables");
-/// infra/template.yaml sets exactly these (tests/e2e/tests/template_consistency.rs). The
-/// client id and secret are for answering `reauthorizationRequired` ([`lifecycle`]).
+/// infra/template.yaml sets exactly these (tests/e2e/tests/template_consistency.rs). No
+/// client id, no client secret: the webhook never calls Graph.
 pub const ENV_VARS: &[&str] = &[
     "AUTOENROLL_TENANT_ID",
-    "AUTOENROLL_CLIENT_ID",
-    "AUTOENROLL_CLIENT_SECRET_ARN",
     "AUTOENROLL_CLIENT_STATE_SECRET_ARN",
     "AUTOENROLL_QUEUE_URL",
+    "AUTOENROLL_LIFECYCLE_QUEUE_URL",
 ];
 
 impl WebhookConfig {
@@ -65,6 +62,7 @@ mod tests {
             runtime::TENANT_ID,
             runtime::CLIENT_STATE_SECRET_ARN,
             runtime::QUEUE_URL,
+            runtime::LIFECYCLE_QUEUE_URL,
         ] {
             assert!(ENV_VARS.contains(&name), "{name}");
         }

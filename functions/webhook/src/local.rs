@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use autoenroll_core::lifecycle::LifecycleQueue;
 use autoenroll_core::ports::{EnrollQueue, SecretSource};
 use axum::body::Body as AxumBody;
 use axum::extract::Request as AxumRequest;
@@ -14,7 +15,7 @@ use futures::StreamExt;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::handler::{LifecycleSink, MAX_BODY_BYTES, Webhook};
+use crate::handler::{MAX_BODY_BYTES, Webhook};
 
 /// A running local webhook. Stop it with [`LocalWebhook::shutdown`].
 #[derive(Debug)]
@@ -60,7 +61,7 @@ pub async fn serve_local<Q, S, L>(
 where
     Q: EnrollQueue + 'static,
     S: SecretSource + 'static,
-    L: LifecycleSink + 'static,
+    L: LifecycleQueue + 'static,
 {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
@@ -89,7 +90,7 @@ async fn front<Q, S, L>(handler: &Webhook<Q, S, L>, request: AxumRequest) -> Axu
 where
     Q: EnrollQueue,
     S: SecretSource,
-    L: LifecycleSink,
+    L: LifecycleQueue,
 {
     let (parts, body) = request.into_parts();
     let bytes = read_capped(body).await;

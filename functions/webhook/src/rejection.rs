@@ -15,8 +15,6 @@ pub enum Reason {
     WrongTenant,
     /// A notification about something other than a user (dropped, the rest goes on).
     NotAUser,
-    /// A lifecycle event other than `reauthorizationRequired` (users have no other).
-    UnexpectedLifecycleEvent,
     /// The body is not a change-notification collection (whole request, 400).
     Malformed,
     /// The body is over the cap (whole request, 413).
@@ -30,12 +28,11 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 10] = [
+    pub const ALL: [Reason; 9] = [
         Reason::ClientStateMissing,
         Reason::ClientStateMismatch,
         Reason::WrongTenant,
         Reason::NotAUser,
-        Reason::UnexpectedLifecycleEvent,
         Reason::Malformed,
         Reason::TooLarge,
         Reason::UnsupportedMediaType,
@@ -49,7 +46,6 @@ impl Reason {
             Reason::ClientStateMismatch => "ClientStateMismatch",
             Reason::WrongTenant => "WrongTenant",
             Reason::NotAUser => "NotAUser",
-            Reason::UnexpectedLifecycleEvent => "UnexpectedLifecycleEvent",
             Reason::Malformed => "Malformed",
             Reason::TooLarge => "TooLarge",
             Reason::UnsupportedMediaType => "UnsupportedMediaType",

@@ -4,9 +4,11 @@
 mod common;
 
 use autoenroll_aws::memory::StaticSecrets;
+use autoenroll_core::notification::LifecycleEvent;
 use autoenroll_core::ports::Trigger;
 use common::*;
 use lambda_http::http::Method;
+use serde_json::json;
 
 const JSON: Option<&str> = Some("application/json; charset=utf-8");
 
@@ -175,7 +177,7 @@ async fn unreadable_client_state_secret_answers_503_and_queues_nothing() {
 }
 
 #[tokio::test]
-async fn reauthorization_required_is_passed_to_the_lifecycle_sink_once() {
+async fn reauthorization_required_is_queued_once_for_the_subscriptions_function() {
     let h = Harness::new();
     let body = collection(vec![
         lifecycle("reauthorizationRequired", CLIENT_STATE),
@@ -186,49 +188,85 @@ async fn reauthorization_required_is_passed_to_the_lifecycle_sink_once() {
         .handle_bytes(&Method::POST, None, JSON, &body)
         .await;
     assert_eq!(reply.status, 202);
-    assert_eq!(reply.reauthorized, 1);
-    assert_eq!(*h.lifecycle.calls.lock(), vec![SUBSCRIPTION.to_owned()]);
-    assert!(h.queue.is_empty());
+    assert_eq!(reply.lifecycle, 1);
+    let queued = h.lifecycle.lifecycle_messages();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].subscription_id, SUBSCRIPTION);
+    assert_eq!(queued[0].tenant_id, TENANT);
+    assert_eq!(queued[0].event, LifecycleEvent::ReauthorizationRequired);
+    assert!(h.queue.is_empty(), "a lifecycle event is not an enroll request");
+    // Ids only: the clientState never travels on.
+    assert!(h.lifecycle.bodies().iter().all(|b| !b.contains(CLIENT_STATE)));
 }
 
 #[tokio::test]
-async fn failed_reauthorization_answers_503_so_graph_asks_again() {
+async fn lifecycle_queue_failure_answers_503_so_graph_asks_again() {
     let h = Harness::new();
-    *h.lifecycle.fail.lock() = true;
+    h.lifecycle.set_unavailable(true);
     let body = collection(vec![lifecycle("reauthorizationRequired", CLIENT_STATE)]);
     let reply = h
         .webhook
         .handle_bytes(&Method::POST, None, JSON, &body)
         .await;
     assert_eq!(reply.status, 503);
+    assert_eq!(reply.lifecycle, 0);
 }
 
 #[tokio::test]
-async fn forged_lifecycle_event_reauthorizes_nothing() {
+async fn forged_lifecycle_event_queues_nothing() {
     let h = Harness::new();
-    let body = collection(vec![lifecycle("reauthorizationRequired", "forged")]);
-    let reply = h
-        .webhook
-        .handle_bytes(&Method::POST, None, JSON, &body)
-        .await;
-    assert_eq!(reply.status, 401);
-    assert!(h.lifecycle.calls.lock().is_empty());
+    let forged_tenant = {
+        let mut item = lifecycle("reauthorizationRequired", CLIENT_STATE);
+        item["tenantId"] = json!(OTHER_TENANT);
+        item
+    };
+    for item in [
+        lifecycle("reauthorizationRequired", "forged"),
+        lifecycle("subscriptionRemoved", OLD_CLIENT_STATE),
+        forged_tenant,
+    ] {
+        let reply = h
+            .webhook
+            .handle_bytes(&Method::POST, None, JSON, &collection(vec![item]))
+            .await;
+        assert_eq!(reply.status, 401);
+    }
+    assert!(h.lifecycle.is_empty());
+    assert_eq!(h.rejected("ClientStateMismatch"), 2.0);
+    assert_eq!(h.rejected("WrongTenant"), 1.0);
 }
 
 #[tokio::test]
-async fn lifecycle_events_users_do_not_have_are_acknowledged_and_counted() {
+async fn every_documented_lifecycle_event_is_queued() {
     let h = Harness::new();
     let body = collection(vec![
         lifecycle("missed", CLIENT_STATE),
         lifecycle("subscriptionRemoved", CLIENT_STATE),
+        lifecycle("reauthorizationRequired", CLIENT_STATE),
+        change(USER_A, CLIENT_STATE),
     ]);
     let reply = h
         .webhook
         .handle_bytes(&Method::POST, None, JSON, &body)
         .await;
     assert_eq!(reply.status, 202);
-    assert_eq!(h.rejected("UnexpectedLifecycleEvent"), 2.0);
-    assert!(h.lifecycle.calls.lock().is_empty());
+    assert_eq!((reply.enqueued, reply.lifecycle), (1, 3));
+    let events: Vec<_> = h
+        .lifecycle
+        .lifecycle_messages()
+        .into_iter()
+        .map(|m| m.event)
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            LifecycleEvent::Missed,
+            LifecycleEvent::SubscriptionRemoved,
+            LifecycleEvent::ReauthorizationRequired
+        ]
+    );
+    assert_eq!(h.rejected_total(), 0.0);
+    assert_eq!(h.queue.requests().len(), 1);
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use autoenroll_aws::memory::StaticSecrets;
+use autoenroll_aws::memory::{MemoryFifoQueue, StaticSecrets};
 use autoenroll_aws::metrics::EmfMetrics;
 use autoenroll_aws::sqs::SqsQueue;
 use autoenroll_webhook::{Webhook, WebhookConfig};
@@ -53,7 +53,7 @@ async fn fifo_queue(client: &aws_sdk_sqs::Client) -> String {
 fn webhook(
     client: &aws_sdk_sqs::Client,
     url: &str,
-) -> Webhook<SqsQueue, StaticSecrets, RecordingLifecycle> {
+) -> Webhook<SqsQueue, StaticSecrets, MemoryFifoQueue> {
     Webhook::new(
         WebhookConfig {
             tenant_id: TENANT.into(),
@@ -61,7 +61,7 @@ fn webhook(
         },
         SqsQueue::new(client.clone(), url),
         StaticSecrets::new().with(CLIENT_STATE_SECRET, CLIENT_STATE),
-        RecordingLifecycle::default(),
+        MemoryFifoQueue::builder("lifecycle-moto-test.fifo").build(),
     )
     .with_metrics(EmfMetrics::capture().0)
 }

@@ -1,7 +1,8 @@
-//! The webhook behind its local HTTP front, with the simulator as Graph: the subscriptions
-//! function creates the subscription (Graph's real validation handshake against the front),
-//! directory changes become notifications Graph POSTs to the front, and they land in the
-//! in-memory FIFO queue; `reauthorizationRequired` is answered through Graph.
+//! The webhook behind its local HTTP front, with the simulator as Graph: the test creates the
+//! subscription (Graph's real validation handshake against the front), directory changes
+//! become notifications Graph POSTs to the front, and they land in the in-memory FIFO queue;
+//! `reauthorizationRequired` lands on the lifecycle queue, with no Graph call from the webhook.
+//! (The subscriptions function answering it is tests/e2e/tests/subscriptions.rs.)
 
 mod common;
 
@@ -12,11 +13,11 @@ use std::time::Duration;
 use autoenroll_aws::memory::{MemoryFifoQueue, StaticSecrets};
 use autoenroll_aws::metrics::EmfMetrics;
 use autoenroll_aws::runtime::GraphSettings;
-use autoenroll_core::memory::InMemorySubscriptionStore;
+use autoenroll_core::notification::LifecycleEvent;
 use autoenroll_core::ports::Trigger;
-use autoenroll_graph::GraphClient;
-use autoenroll_subscriptions::{SubscriptionsConfig, ensure};
-use autoenroll_webhook::{GraphLifecycle, LocalWebhook, Webhook, WebhookConfig, serve_local};
+use autoenroll_graph::model::Subscription;
+use autoenroll_graph::{GraphClient, Secret};
+use autoenroll_webhook::{LocalWebhook, Webhook, WebhookConfig, serve_local};
 use common::{CLIENT_STATE, CLIENT_STATE_SECRET, TENANT};
 use graph_sim::{NotificationOptions, Seed, Sim, SimOptions};
 use serde_json::json;
@@ -31,9 +32,8 @@ struct Stack {
     sim: Sim,
     graph: GraphClient,
     queue: MemoryFifoQueue,
+    lifecycle: MemoryFifoQueue,
     front: LocalWebhook,
-    secrets: StaticSecrets,
-    store: InMemorySubscriptionStore,
 }
 
 impl Stack {
@@ -62,6 +62,7 @@ impl Stack {
             .build();
         let graph = settings.build(&secrets, &aws).await.expect("graph client");
         let queue = MemoryFifoQueue::builder("enroll-sim.fifo").build();
+        let lifecycle = MemoryFifoQueue::builder("lifecycle-sim.fifo").build();
         let webhook = Webhook::new(
             WebhookConfig {
                 tenant_id: TENANT.into(),
@@ -69,7 +70,7 @@ impl Stack {
             },
             queue.clone(),
             StaticSecrets::new().with(CLIENT_STATE_SECRET, CLIENT_STATE),
-            GraphLifecycle::with_client(graph.clone()),
+            lifecycle.clone(),
         )
         .with_metrics(EmfMetrics::capture().0);
         let front = serve_local(SocketAddr::from(([127, 0, 0, 1], 0)), Arc::new(webhook))
@@ -79,28 +80,34 @@ impl Stack {
             sim,
             graph,
             queue,
+            lifecycle,
             front,
-            secrets,
-            store: InMemorySubscriptionStore::new(),
         }
     }
 
-    async fn subscribe(&self) -> String {
-        let config = SubscriptionsConfig {
-            notification_url: self.front.url.clone(),
-            client_state_secret: CLIENT_STATE_SECRET.into(),
-        };
-        let report = ensure(
-            &self.graph,
-            &self.store,
-            &self.secrets,
-            &config,
-            self.sim.control().now(),
-        )
-        .await
-        .expect("subscription created");
-        assert!(report.created);
-        report.subscription_id
+    /// A `/users` subscription on the front, as the subscriptions function makes it (the
+    /// maximum lifetime less an hour). Returns its id and expiry.
+    async fn subscribe(&self) -> (String, time::OffsetDateTime) {
+        let expiry = self.sim.control().now() + time::Duration::minutes(41_760 - 60);
+        let created = self
+            .graph
+            .subscriptions()
+            .create(&Subscription {
+                resource: Some("/users".into()),
+                change_type: Some("updated,deleted".into()),
+                notification_url: Some(self.front.url.clone()),
+                lifecycle_notification_url: Some(self.front.url.clone()),
+                expiration_date_time: Some(
+                    expiry
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .expect("RFC 3339"),
+                ),
+                client_state: Some(Secret::new(CLIENT_STATE)),
+                ..Subscription::default()
+            })
+            .await
+            .expect("subscription created");
+        (created.id.expect("an id"), expiry)
     }
 
     async fn stop(self) {
@@ -123,7 +130,7 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 #[tokio::test]
 async fn directory_changes_reach_the_queue_through_the_real_handshake_and_delivery() {
     let stack = Stack::start(NotificationOptions::default()).await;
-    let subscription = stack.subscribe().await;
+    let (subscription, _) = stack.subscribe().await;
     let control = stack.sim.control();
     assert_eq!(
         control.notification_counters().validations,
@@ -192,46 +199,28 @@ async fn graph_duplicates_collapse_in_the_fifo_queue() {
 }
 
 #[tokio::test]
-async fn reauthorization_required_is_answered_through_graph() {
+async fn reauthorization_required_lands_on_the_lifecycle_queue_without_a_graph_call() {
     let stack = Stack::start(NotificationOptions::default()).await;
-    let subscription = stack.subscribe().await;
+    let (subscription, expiry) = stack.subscribe().await;
     let control = stack.sim.control();
     let reauthorize = "POST /subscriptions/{id}/reauthorize";
-    assert_eq!(control.counters().calls(reauthorize), 0);
 
     // Into the last 3 hours of the subscription's life: Graph starts asking.
-    let expiry = recorded_expiry(&stack.store).await;
     let left = expiry - control.now();
     control.advance_clock((left - time::Duration::hours(2)).unsigned_abs());
-    wait_for("the lifecycle event answered", || {
+    wait_for("the lifecycle event acknowledged", || {
         control.notification_counters().lifecycle_delivered >= 1
     })
     .await;
-    assert!(control.counters().calls_with_status(reauthorize, 204) >= 1);
-    let live: Vec<_> = control
-        .subscriptions()
-        .into_iter()
-        .filter_map(|s| s["id"].as_str().map(str::to_owned))
-        .collect();
-    assert_eq!(live, vec![subscription]);
+    let queued = stack.lifecycle.lifecycle_messages();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].subscription_id, subscription);
+    assert_eq!(queued[0].event, LifecycleEvent::ReauthorizationRequired);
+    assert_eq!(control.counters().calls(reauthorize), 0, "the webhook calls no Graph");
     assert!(
         stack.queue.is_empty(),
         "a lifecycle event is not an enroll request"
     );
+    assert_eq!(control.notification_counters().failed_posts, 0);
     stack.stop().await;
-}
-
-/// The expiry the subscriptions function recorded.
-async fn recorded_expiry(store: &InMemorySubscriptionStore) -> time::OffsetDateTime {
-    use autoenroll_core::ports::SubscriptionStore;
-    let record = store
-        .get_subscription()
-        .await
-        .expect("store")
-        .expect("a record");
-    time::OffsetDateTime::parse(
-        &record.expiration,
-        &time::format_description::well_known::Rfc3339,
-    )
-    .expect("RFC 3339")
 }

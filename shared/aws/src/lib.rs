@@ -10,16 +10,24 @@
 //! - [`memory`]: in-memory FIFO queue with SQS semantics, its poller, static secrets.
 //! - [`poller`]: driving an SQS handler like Lambda's event source mapping.
 //! - [`fifo`]: how a request becomes a FIFO message (group, de-duplication id, body).
+//! - [`lifecycle`]: the subscription-lifecycle queue (SQS and in-memory), webhook → subscriptions.
+//! - [`ses`], [`sns`]: delivering a Temporary Access Pass (SES v2 e-mail, SNS SMS);
+//!   [`outbox`] their in-memory twin; [`delivery`] what they share, [`delivery::deliveries_for`].
 //! - [`runtime`]: a function's start-up: configuration from the environment, AWS and Graph
 //!   clients, JSON logs.
 
 pub mod config;
+pub mod delivery;
 pub mod dynamo;
 mod error;
 pub mod fifo;
+pub mod lifecycle;
 pub mod memory;
 pub mod metrics;
+pub mod outbox;
 pub mod poller;
 pub mod runtime;
 pub mod secrets;
+pub mod ses;
+pub mod sns;
 pub mod sqs;

@@ -266,6 +266,17 @@ impl MemoryFifoQueue {
         self.inner.unavailable.store(unavailable, Ordering::SeqCst);
     }
 
+    /// The error a send answers while [`Self::set_unavailable`] is on.
+    pub(crate) fn check_available(&self) -> Result<(), QueueError> {
+        if self.inner.unavailable.load(Ordering::SeqCst) {
+            return Err(QueueError::Unavailable(format!(
+                "in-memory queue {} is set unavailable",
+                self.inner.name
+            )));
+        }
+        Ok(())
+    }
+
     /// Enqueues one message unless its de-duplication id was accepted within the window.
     pub fn send(&self, message: FifoMessage) -> SendOutcome {
         let now = self.inner.clock.now_ms();
@@ -491,12 +502,7 @@ impl MemoryFifoQueue {
 #[async_trait]
 impl EnrollQueue for MemoryFifoQueue {
     async fn send_batch(&self, requests: &[EnrollRequest]) -> Result<(), QueueError> {
-        if self.inner.unavailable.load(Ordering::SeqCst) {
-            return Err(QueueError::Unavailable(format!(
-                "in-memory queue {} is set unavailable",
-                self.inner.name
-            )));
-        }
+        self.check_available()?;
         let messages = requests
             .iter()
             .map(FifoMessage::from_request)

@@ -4,8 +4,9 @@
 //! (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>).
 //!
 //! Namespace `autoenroll`; metrics `Enrolled`, `Skipped` (per `Reason`, and in total),
-//! `Failed`, `GraphThrottled` (429s), `LatencyMs`. Dimension values are reason names only:
-//! never a user, a number or anything else with unbounded cardinality or personal data.
+//! `Failed`, `GraphThrottled` (429s), `LatencyMs`, `SubscriptionLifecycle` (per `Event`).
+//! Dimension values are reason or event names only: never a user, a number or anything else
+//! with unbounded cardinality or personal data.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -32,6 +33,9 @@ pub enum Metric<'a> {
     /// The webhook refused this many notifications (or whole requests) for `reason`
     /// (e.g. `ClientStateMismatch`), a small fixed set.
     WebhookRejected { reason: &'a str, count: u64 },
+    /// The subscriptions function handled a Graph lifecycle event; `event` is Graph's name for
+    /// it (`reauthorizationRequired`, `subscriptionRemoved`, `missed`).
+    SubscriptionLifecycle { event: &'a str },
 }
 
 impl Metric<'_> {
@@ -43,6 +47,7 @@ impl Metric<'_> {
             Metric::GraphThrottled(_) => "GraphThrottled",
             Metric::LatencyMs(_) => "LatencyMs",
             Metric::WebhookRejected { .. } => "WebhookRejected",
+            Metric::SubscriptionLifecycle { .. } => "SubscriptionLifecycle",
         }
     }
 
@@ -68,6 +73,7 @@ pub fn emf_document(metric: &Metric<'_>, timestamp_ms: u64) -> Value {
     // `[]` is the dimensionless set: Skipped is published per reason and as a total.
     let dimensions = match metric {
         Metric::Skipped { .. } | Metric::WebhookRejected { .. } => json!([["Reason"], []]),
+        Metric::SubscriptionLifecycle { .. } => json!([["Event"]]),
         _ => json!([[]]),
     };
     let mut document = json!({
@@ -84,6 +90,9 @@ pub fn emf_document(metric: &Metric<'_>, timestamp_ms: u64) -> Value {
         root.insert(metric.name().to_owned(), metric.value());
         if let Metric::Skipped { reason } | Metric::WebhookRejected { reason, .. } = metric {
             root.insert("Reason".to_owned(), json!(reason));
+        }
+        if let Metric::SubscriptionLifecycle { event } = metric {
+            root.insert("Event".to_owned(), json!(event));
         }
     }
     document

@@ -47,6 +47,9 @@ pub const CLIENT_SECRET_ARN: &str = "AUTOENROLL_CLIENT_SECRET_ARN";
 pub const CLIENT_STATE_SECRET_ARN: &str = "AUTOENROLL_CLIENT_STATE_SECRET_ARN";
 /// SQS FIFO queue URL of the enroll queue.
 pub const QUEUE_URL: &str = "AUTOENROLL_QUEUE_URL";
+/// SQS FIFO queue URL of the subscription-lifecycle queue (the webhook sends to it; the
+/// subscriptions function's event source reads it).
+pub const LIFECYCLE_QUEUE_URL: &str = "AUTOENROLL_LIFECYCLE_QUEUE_URL";
 /// The DynamoDB table.
 pub const TABLE_NAME: &str = "AUTOENROLL_TABLE_NAME";
 /// The webhook's Function URL (subscriptions).

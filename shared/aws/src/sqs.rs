@@ -47,7 +47,7 @@ impl SqsQueue {
     }
 
     /// Sends up to 10 messages, re-sending entries that failed transiently.
-    async fn send_chunk(&self, chunk: &[FifoMessage]) -> Result<(), QueueError> {
+    pub(crate) async fn send_chunk(&self, chunk: &[FifoMessage]) -> Result<(), QueueError> {
         // Batch entry ids are the positions in the chunk.
         let mut pending: Vec<usize> = (0..chunk.len()).collect();
         let mut last_codes = Vec::new();

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod audit;
 pub mod ids;
+pub mod lifecycle;
 pub mod memory;
 pub mod notification;
 pub mod outcome;

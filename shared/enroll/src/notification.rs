@@ -134,7 +134,10 @@ pub struct LifecycleNotification {
     pub resource: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Serialised with Graph's names (`reauthorizationRequired`, …): it travels in the lifecycle
+/// queue message ([`crate::lifecycle::SubscriptionLifecycle`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum LifecycleEvent {
     ReauthorizationRequired,
     SubscriptionRemoved,

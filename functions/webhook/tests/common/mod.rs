@@ -3,11 +3,9 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use autoenroll_aws::memory::{MemoryFifoQueue, StaticSecrets};
 use autoenroll_aws::metrics::{CapturedMetrics, EmfMetrics};
-use autoenroll_webhook::{LifecycleError, LifecycleSink, Webhook, WebhookConfig};
-use parking_lot::Mutex;
+use autoenroll_webhook::{Webhook, WebhookConfig};
 use serde_json::{Value, json};
 
 /// The Contoso tenant of the simulator's seed.
@@ -20,32 +18,14 @@ pub const CLIENT_STATE_SECRET: &str = "arn:aws:secretsmanager:eu-west-1:00000000
 pub const CLIENT_STATE: &str = "cs-7f3e9a1c4b2d8e6f0a5c3b9d7e1f4a2c-current";
 pub const OLD_CLIENT_STATE: &str = "cs-previous-0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 
-/// Remembers which subscriptions were reauthorized; can be told to fail.
-#[derive(Debug, Clone, Default)]
-pub struct RecordingLifecycle {
-    pub calls: Arc<Mutex<Vec<String>>>,
-    pub fail: Arc<Mutex<bool>>,
-}
+pub type TestWebhook = Webhook<MemoryFifoQueue, StaticSecrets, MemoryFifoQueue>;
 
-#[async_trait]
-impl LifecycleSink for RecordingLifecycle {
-    async fn reauthorization_required(&self, subscription_id: &str) -> Result<(), LifecycleError> {
-        if *self.fail.lock() {
-            return Err(LifecycleError("Graph unavailable (test)".into()));
-        }
-        self.calls.lock().push(subscription_id.to_owned());
-        Ok(())
-    }
-}
-
-pub type TestWebhook = Webhook<MemoryFifoQueue, StaticSecrets, RecordingLifecycle>;
-
-/// A webhook over an in-memory FIFO queue, static secrets and a recording lifecycle sink,
-/// with its metrics captured.
+/// A webhook over in-memory FIFO queues (enroll and lifecycle) and static secrets, with its
+/// metrics captured.
 pub struct Harness {
     pub webhook: Arc<TestWebhook>,
     pub queue: MemoryFifoQueue,
-    pub lifecycle: RecordingLifecycle,
+    pub lifecycle: MemoryFifoQueue,
     pub metrics: CapturedMetrics,
 }
 
@@ -63,7 +43,7 @@ impl Harness {
 
     pub fn with_secrets(secrets: StaticSecrets) -> Self {
         let queue = MemoryFifoQueue::builder("enroll-test.fifo").build();
-        let lifecycle = RecordingLifecycle::default();
+        let lifecycle = MemoryFifoQueue::builder("lifecycle-test.fifo").build();
         let (metrics, captured) = EmfMetrics::capture();
         let webhook = Webhook::new(
             WebhookConfig {
@@ -134,6 +114,18 @@ pub fn function_url_event(
     content_type: Option<&str>,
     body: &[u8],
 ) -> lambda_http::Request {
+    let event = function_url_event_json(method, path, query, content_type, body);
+    lambda_http::request::from_str(&event.to_string()).expect("a valid Function URL event")
+}
+
+/// The JSON Lambda's Runtime API hands the function for a Function URL request.
+pub fn function_url_event_json(
+    method: &str,
+    path: &str,
+    query: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Value {
     use base64::Engine as _;
     let mut headers = serde_json::Map::new();
     headers.insert("host".into(), json!("abc.lambda-url.eu-west-1.on.aws"));
@@ -145,7 +137,7 @@ pub fn function_url_event(
         Ok(text) => (text.to_owned(), false),
         Err(_) => (base64::engine::general_purpose::STANDARD.encode(body), true),
     };
-    let event = json!({
+    json!({
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": path,
@@ -171,8 +163,7 @@ pub fn function_url_event(
         },
         "body": body,
         "isBase64Encoded": encoded
-    });
-    lambda_http::request::from_str(&event.to_string()).expect("a valid Function URL event")
+    })
 }
 
 /// Status, content type, `nosniff`, body of a Lambda response.
