@@ -195,6 +195,16 @@ pub fn secrets_client(config: &SdkConfig) -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::new(config)
 }
 
+/// SES v2: the Temporary Access Pass e-mail (`ses.rs`).
+pub fn sesv2_client(config: &SdkConfig) -> aws_sdk_sesv2::Client {
+    aws_sdk_sesv2::Client::new(config)
+}
+
+/// SNS: the Temporary Access Pass SMS (`sns.rs`).
+pub fn sns_client(config: &SdkConfig) -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::new(config)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod delivery;
 pub mod ids;
 pub mod lifecycle;
 pub mod memory;

@@ -15,6 +15,15 @@ use serde::Deserialize;
 use crate::ids;
 use crate::phone::RegionCode;
 
+mod bootstrap;
+pub use bootstrap::{
+    BootstrapDelivery, BootstrapEffect, BootstrapMode, BootstrapOff, BootstrapPolicy,
+    ENV_BOOTSTRAP, ENV_BOOTSTRAP_DELIVERY, ENV_BOOTSTRAP_EMAIL_FROM,
+    ENV_BOOTSTRAP_SES_CONFIGURATION_SET, ENV_BOOTSTRAP_SMS_ORIGINATION_NUMBER,
+    ENV_BOOTSTRAP_SMS_SENDER_ID,
+};
+use bootstrap::{BootstrapKeys, RawBootstrap};
+
 pub const ENV_DEFAULT_REGION: &str = "AUTOENROLL_POLICY_DEFAULT_REGION";
 pub const ENV_MFA_MODE: &str = "AUTOENROLL_POLICY_MFA_MODE";
 pub const ENV_SET_SMS_DEFAULT: &str = "AUTOENROLL_POLICY_SET_SMS_DEFAULT";
@@ -37,6 +46,12 @@ pub const ENV_VARS: &[&str] = &[
     ENV_INCLUDE_GUESTS,
     ENV_ON_NUMBER_CHANGE,
     ENV_OFFICE_FALLBACK,
+    ENV_BOOTSTRAP,
+    ENV_BOOTSTRAP_DELIVERY,
+    ENV_BOOTSTRAP_EMAIL_FROM,
+    ENV_BOOTSTRAP_SES_CONFIGURATION_SET,
+    ENV_BOOTSTRAP_SMS_SENDER_ID,
+    ENV_BOOTSTRAP_SMS_ORIGINATION_NUMBER,
 ];
 
 /// How MFA is switched on once a user has a usable method.
@@ -139,6 +154,8 @@ pub struct Policy {
     /// With no usable mobile number, register the first of `businessPhones` as `office`
     /// (voice only) — never as `mobile`.
     pub office_fallback: bool,
+    /// The TAP bootstrap and its delivery channels (`policy/bootstrap.rs`).
+    pub bootstrap: BootstrapPolicy,
 }
 
 impl Default for Policy {
@@ -153,6 +170,7 @@ impl Default for Policy {
             include_guests: false,
             on_number_change: NumberChangePolicy::UpdateManaged,
             office_fallback: false,
+            bootstrap: BootstrapPolicy::default(),
         }
     }
 }
@@ -231,6 +249,7 @@ impl Policy {
             include_guests: bool_of(ENV_INCLUDE_GUESTS, get(ENV_INCLUDE_GUESTS))?,
             on_number_change: get(ENV_ON_NUMBER_CHANGE),
             office_fallback: bool_of(ENV_OFFICE_FALLBACK, get(ENV_OFFICE_FALLBACK))?,
+            bootstrap: RawBootstrap::from_lookup(&mut get),
         };
         raw.validate(&KeyNames::ENV)
     }
@@ -249,6 +268,14 @@ impl Policy {
             include_guests: file.include_guests,
             on_number_change: file.on_number_change,
             office_fallback: file.office_fallback,
+            bootstrap: RawBootstrap {
+                mode: file.bootstrap,
+                delivery: file.bootstrap_delivery,
+                email_from: file.bootstrap_email_from,
+                ses_configuration_set: file.bootstrap_ses_configuration_set,
+                sms_sender_id: file.bootstrap_sms_sender_id,
+                sms_origination_number: file.bootstrap_sms_origination_number,
+            },
         }
         .validate(&KeyNames::TOML)
     }
@@ -302,6 +329,12 @@ struct PolicyFile {
     include_guests: Option<bool>,
     on_number_change: Option<String>,
     office_fallback: Option<bool>,
+    bootstrap: Option<String>,
+    bootstrap_delivery: Option<String>,
+    bootstrap_email_from: Option<String>,
+    bootstrap_ses_configuration_set: Option<String>,
+    bootstrap_sms_sender_id: Option<String>,
+    bootstrap_sms_origination_number: Option<String>,
 }
 
 /// Values as read, before validation (shared by the environment and the file).
@@ -315,6 +348,7 @@ struct RawPolicy {
     include_guests: Option<bool>,
     on_number_change: Option<String>,
     office_fallback: Option<bool>,
+    bootstrap: RawBootstrap,
 }
 
 /// How each setting is called where it came from, so errors name the key the operator wrote.
@@ -325,6 +359,7 @@ struct KeyNames {
     excluded_groups: &'static str,
     scope_groups: &'static str,
     on_number_change: &'static str,
+    bootstrap: BootstrapKeys,
 }
 
 impl KeyNames {
@@ -335,6 +370,7 @@ impl KeyNames {
         excluded_groups: ENV_EXCLUDED_GROUPS,
         scope_groups: ENV_SCOPE_GROUPS,
         on_number_change: ENV_ON_NUMBER_CHANGE,
+        bootstrap: BootstrapKeys::ENV,
     };
     const TOML: KeyNames = KeyNames {
         default_region: "default_region",
@@ -343,6 +379,7 @@ impl KeyNames {
         excluded_groups: "excluded_groups",
         scope_groups: "scope_groups",
         on_number_change: "on_number_change",
+        bootstrap: BootstrapKeys::TOML,
     };
 }
 
@@ -422,6 +459,7 @@ impl RawPolicy {
             include_guests: self.include_guests.unwrap_or(defaults.include_guests),
             on_number_change,
             office_fallback: self.office_fallback.unwrap_or(defaults.office_fallback),
+            bootstrap: self.bootstrap.validate(&keys.bootstrap)?,
         })
     }
 }

@@ -67,7 +67,7 @@ fn env_var_list_is_exactly_the_architecture_table() {
     let mut names = ENV_VARS.to_vec();
     names.sort_unstable();
     names.dedup();
-    assert_eq!(names.len(), 9);
+    assert_eq!(names.len(), 15);
     assert!(names.iter().all(|n| n.starts_with("AUTOENROLL_POLICY_")));
 }
 

@@ -64,6 +64,7 @@ fn generate(rng: &mut Rng) -> (Policy, UserView) {
             NumberChangePolicy::ReportOnly,
         ]),
         office_fallback: rng.chance(2),
+        bootstrap: Default::default(),
     };
     let mut u = user(rng.pick(RAW_MOBILES));
     u.user_principal_name = Some(
