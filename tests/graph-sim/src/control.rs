@@ -328,6 +328,12 @@ pub(crate) fn dump(state: &AppState) -> Value {
     state.tenant.with(|t| {
         let mut v = serde_json::to_value(&*t).unwrap_or(Value::Null);
         if let Value::Object(map) = &mut v {
+            // Our model of Entra's SMS/voice delivery per user on the simulated date.
+            let telephony = crate::telephony::all(t, state.now());
+            map.insert(
+                "telephony".into(),
+                serde_json::to_value(telephony).unwrap_or(Value::Null),
+            );
             map.insert("now".into(), Value::String(now));
             map.insert("clockOffsetSeconds".into(), json!(offset));
         }

@@ -36,26 +36,40 @@ mod control;
 mod delta;
 mod error;
 mod groups;
+mod manager;
+mod method_kinds;
 mod methods;
 mod notify;
 mod odata;
 mod permissions;
+mod person;
 mod pipeline;
+mod policy;
+mod policy_api;
 mod seed;
 mod state;
 mod subscriptions;
+mod tap;
+mod telephony;
 mod throttle;
 mod tls;
 mod users;
 
 pub use control::{Control, Counters, FaultKind, FaultRule, LatencyRule, RouteCounters};
 pub use error::SimError;
+pub use method_kinds::{OtherMethodSeed, PasskeyFlavour};
 pub use notify::{NotificationCounters, NotificationOptions};
+pub use person::{Registration, SignInError};
+pub use policy::{
+    LegacyMfaSettings, MethodId, MethodsPolicySeed, OptOutSettings, RegistrationCampaign,
+    RegistrationEnforcementSeed, SystemCredentialPreferences,
+};
 pub use seed::{
     AppSeed, AuthenticationSeed, DirectoryRoleSeed, FederatedCredentialSeed, GroupSeed, PhoneSeed,
     Seed, TenantSeed, UserSeed, derived_id,
 };
 pub use state::{ChangeEvent, ChangeKind, method_ids};
+pub use telephony::{ChannelDelivery, DeliveryReason, UserTelephony};
 pub use throttle::{TenantSize, ThrottleOptions};
 
 /// How to start a simulator.
@@ -294,6 +308,9 @@ fn build_router(state: AppState) -> Router {
     let graph = Router::new()
         .merge(users::routes())
         .merge(methods::routes())
+        .merge(tap::routes())
+        .merge(manager::routes())
+        .merge(policy_api::routes())
         .merge(groups::routes())
         .merge(batch::routes())
         .merge(subscriptions::routes())
@@ -311,7 +328,9 @@ fn build_router(state: AppState) -> Router {
     let admin = control::admin_routes()
         .merge(subscriptions::admin_routes())
         .merge(delta::admin_routes())
-        .merge(notify::admin_routes());
+        .merge(notify::admin_routes())
+        .merge(manager::admin_routes())
+        .merge(person::admin_routes());
     Router::new()
         .merge(graph)
         .route(

@@ -1,9 +1,9 @@
-//! Authentication methods: the method list, phone, email and Temporary Access Pass methods
-//! (v1.0), and the beta sign-in preferences and per-user MFA requirements.
+//! Authentication methods: the method list, phone and email methods (v1.0; Temporary Access
+//! Pass methods are in tap.rs), and the beta sign-in preferences and per-user MFA requirements.
 //!
 //! Sources (learn.microsoft.com/graph/api/…): authentication-list-methods,
 //! authentication-post-phonemethods, phoneauthenticationmethod-update / -delete,
-//! authentication-post-emailmethods, authentication-post-temporaryaccesspassmethods,
+//! authentication-post-emailmethods,
 //! authentication-get / authentication-update (beta), and
 //! https://learn.microsoft.com/entra/identity/authentication/howto-mfa-userstates.
 
@@ -12,17 +12,16 @@ use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use rand::RngExt;
 use serde_json::{Map, Value, json};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use crate::AppState;
-use crate::clock::{format_rfc3339, parse_rfc3339};
+use crate::clock::format_rfc3339;
 use crate::error::{GraphError, GraphResult};
 use crate::odata::{self, GraphJson};
 use crate::pipeline::RequestInfo;
 use crate::state::{
-    AuthState, ChangeKind, OtherMethod, PerUserMfaState, PhoneRecord, PhoneType, TapRecord,
+    AuthState, ChangeKind, PerUserMfaState, PhoneRecord, PhoneType,
     UserRecord, method_ids,
 };
 
@@ -55,14 +54,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             &format!("{BASE}/emailMethods/{{method}}"),
             get(get_email).patch(update_email).delete(delete_email),
-        )
-        .route(
-            &format!("{BASE}/temporaryAccessPassMethods"),
-            get(list_tap).post(add_tap),
-        )
-        .route(
-            &format!("{BASE}/temporaryAccessPassMethods/{{method}}"),
-            get(get_tap).delete(delete_tap),
         )
 }
 
@@ -121,16 +112,6 @@ fn preference_phone(preference: &str) -> Option<PhoneType> {
     }
 }
 
-fn other_method_name(kind: &str) -> &'static str {
-    match kind {
-        "microsoftAuthenticator" => "Microsoft Authenticator",
-        "fido2" => "Security key",
-        "softwareOath" => "Authenticator app (OATH)",
-        "windowsHelloForBusiness" => "Windows Hello for Business",
-        _ => "Authentication method",
-    }
-}
-
 fn phone_json(p: &PhoneRecord) -> Map<String, Value> {
     let v = json!({
         "id": p.phone_type.method_id(),
@@ -146,28 +127,6 @@ fn email_json(address: &str) -> Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
 }
 
-fn tap_json(t: &TapRecord, now: OffsetDateTime, reveal: bool) -> Map<String, Value> {
-    let end = t.start + Duration::minutes(i64::from(t.lifetime_in_minutes));
-    let (usable, reason) = if now < t.start {
-        (false, "NotYetValid")
-    } else if now >= end {
-        (false, "Expired")
-    } else {
-        (true, "EnabledByPolicy")
-    };
-    let v = json!({
-        "id": t.id,
-        "temporaryAccessPass": if reveal { Value::String(t.pass.clone()) } else { Value::Null },
-        "createdDateTime": format_rfc3339(t.created),
-        "startDateTime": format_rfc3339(t.start),
-        "lifetimeInMinutes": t.lifetime_in_minutes,
-        "isUsableOnce": t.is_usable_once,
-        "isUsable": usable,
-        "methodUsabilityReason": reason,
-    });
-    v.as_object().cloned().unwrap_or_default()
-}
-
 fn typed(mut m: Map<String, Value>, odata_type: &str) -> Value {
     m.insert(
         "@odata.type".into(),
@@ -176,8 +135,9 @@ fn typed(mut m: Map<String, Value>, odata_type: &str) -> Value {
     Value::Object(m)
 }
 
-/// Every method of a user, as `GET …/authentication/methods` lists them.
-fn all_methods(user: &UserRecord, now: OffsetDateTime) -> Vec<Value> {
+/// Every method of a user, as `GET …/authentication/methods` lists them (`tap_allowed`: the
+/// TAP policy targets the user).
+fn all_methods(user: &UserRecord, now: OffsetDateTime, tap_allowed: bool) -> Vec<Value> {
     let auth = &user.authentication;
     let mut out = vec![json!({
         "@odata.type": "#microsoft.graph.passwordAuthenticationMethod",
@@ -193,21 +153,17 @@ fn all_methods(user: &UserRecord, now: OffsetDateTime) -> Vec<Value> {
     }
     if let Some(t) = &auth.tap {
         out.push(typed(
-            tap_json(t, now, false),
+            crate::tap::tap_json(t, now, tap_allowed, false),
             "temporaryAccessPassAuthenticationMethod",
         ));
     }
     for o in &auth.other {
-        out.push(json!({
-            "@odata.type": o.odata_type(),
-            "id": o.id,
-            "displayName": other_method_name(&o.kind),
-        }));
+        out.push(crate::method_kinds::to_json(o));
     }
     out
 }
 
-fn read_user<R>(
+pub(crate) fn read_user<R>(
     state: &AppState,
     user: &str,
     f: impl FnOnce(&UserRecord) -> GraphResult<R>,
@@ -219,7 +175,7 @@ fn read_user<R>(
 }
 
 /// Changes a user's authentication state; logs `AuthenticationChanged` when `f` succeeds.
-fn change_auth<R>(
+pub(crate) fn change_auth<R>(
     state: &AppState,
     user: &str,
     f: impl FnOnce(&mut AuthState, OffsetDateTime) -> GraphResult<R>,
@@ -254,7 +210,7 @@ fn with_context(
     Value::Object(body)
 }
 
-fn collection(
+pub(crate) fn collection(
     state: &AppState,
     info: &RequestInfo,
     user: &str,
@@ -279,7 +235,7 @@ fn already_exists(message: impl Into<String>) -> GraphError {
 }
 
 /// 201 with the new object and its `@odata.context`.
-fn created(
+pub(crate) fn created(
     body: Map<String, Value>,
     state: &AppState,
     info: &RequestInfo,
@@ -292,12 +248,12 @@ fn created(
         .into_response()
 }
 
-fn object(body: &Value) -> GraphResult<&Map<String, Value>> {
+pub(crate) fn object(body: &Value) -> GraphResult<&Map<String, Value>> {
     body.as_object()
         .ok_or_else(|| GraphError::invalid_request("The request body must be a JSON object."))
 }
 
-fn only_keys(body: &Map<String, Value>, allowed: &[&str], read_only: &[&str]) -> GraphResult<()> {
+pub(crate) fn only_keys(body: &Map<String, Value>, allowed: &[&str], read_only: &[&str]) -> GraphResult<()> {
     for k in body.keys() {
         if read_only.contains(&k.as_str()) {
             return Err(GraphError::invalid_request(format!(
@@ -315,13 +271,20 @@ fn only_keys(body: &Map<String, Value>, allowed: &[&str], read_only: &[&str]) ->
 
 // --- the method list ---------------------------------------------------------------------
 
+fn methods_of(state: &AppState, user: &str) -> GraphResult<Vec<Value>> {
+    let now = state.now();
+    state.tenant.with(|t| match t.user(user) {
+        Some(u) => Ok(all_methods(u, now, crate::tap::policy_allows(t, u.id()))),
+        None => Err(GraphError::not_found(user)),
+    })
+}
+
 async fn list_methods(
     State(state): State<AppState>,
     Extension(info): Extension<RequestInfo>,
     Path(user): Path<String>,
 ) -> GraphResult<Response> {
-    let now = state.now();
-    let items = read_user(&state, &user, |u| Ok(all_methods(u, now)))?;
+    let items = methods_of(&state, &user)?;
     Ok(collection(&state, &info, &user, "methods", items))
 }
 
@@ -329,8 +292,7 @@ async fn get_method(
     State(state): State<AppState>,
     Path((user, method)): Path<(String, String)>,
 ) -> GraphResult<Response> {
-    let now = state.now();
-    let items = read_user(&state, &user, |u| Ok(all_methods(u, now)))?;
+    let items = methods_of(&state, &user)?;
     items
         .into_iter()
         .find(|m| m["id"] == method.as_str())
@@ -658,143 +620,6 @@ async fn delete_email(
     Ok(StatusCode::NO_CONTENT)
 }
 
-// --- Temporary Access Pass ---------------------------------------------------------------
-
-/// Lifetime bounds and default (minutes), from the TAP method policy defaults.
-const TAP_MIN_MINUTES: u32 = 10;
-const TAP_MAX_MINUTES: u32 = 43_200;
-const TAP_DEFAULT_MINUTES: u32 = 60;
-
-fn new_pass(state: &AppState) -> String {
-    const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789@#$%&*+=?";
-    let mut rng = state.control.rng.lock();
-    (0..8)
-        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
-        .collect()
-}
-
-async fn list_tap(
-    State(state): State<AppState>,
-    Extension(info): Extension<RequestInfo>,
-    Path(user): Path<String>,
-) -> GraphResult<Response> {
-    let now = state.now();
-    let items = read_user(&state, &user, |u| {
-        Ok(u.authentication
-            .tap
-            .iter()
-            .map(|t| Value::Object(tap_json(t, now, false)))
-            .collect())
-    })?;
-    Ok(collection(
-        &state,
-        &info,
-        &user,
-        "temporaryAccessPassMethods",
-        items,
-    ))
-}
-
-async fn add_tap(
-    State(state): State<AppState>,
-    Extension(info): Extension<RequestInfo>,
-    Path(user): Path<String>,
-    GraphJson(body): GraphJson<Value>,
-) -> GraphResult<Response> {
-    let body = object(&body)?;
-    only_keys(
-        body,
-        &["startDateTime", "lifetimeInMinutes", "isUsableOnce"],
-        &[
-            "id",
-            "temporaryAccessPass",
-            "createdDateTime",
-            "isUsable",
-            "methodUsabilityReason",
-        ],
-    )?;
-    let now = state.now();
-    let start = match body.get("startDateTime") {
-        None | Some(Value::Null) => now,
-        Some(v) => v
-            .as_str()
-            .and_then(parse_rfc3339)
-            .ok_or_else(|| GraphError::invalid_request("Invalid startDateTime."))?,
-    };
-    let lifetime = match body.get("lifetimeInMinutes") {
-        None | Some(Value::Null) => TAP_DEFAULT_MINUTES,
-        Some(v) => v
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .filter(|n| (TAP_MIN_MINUTES..=TAP_MAX_MINUTES).contains(n))
-            .ok_or_else(|| {
-                GraphError::invalid_request(format!(
-                    "lifetimeInMinutes must be between {TAP_MIN_MINUTES} and {TAP_MAX_MINUTES}."
-                ))
-            })?,
-    };
-    let once = match body.get("isUsableOnce") {
-        None | Some(Value::Null) => false,
-        Some(v) => v
-            .as_bool()
-            .ok_or_else(|| GraphError::invalid_request("isUsableOnce must be a boolean."))?,
-    };
-    let record = TapRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        pass: new_pass(&state),
-        created: now,
-        start,
-        lifetime_in_minutes: lifetime,
-        is_usable_once: once,
-    };
-    change_auth(&state, &user, |auth, _| {
-        if auth.tap.is_some() {
-            return Err(already_exists(
-                "A user can only have one Temporary Access Pass; delete the existing one first.",
-            ));
-        }
-        auth.tap = Some(record.clone());
-        Ok(())
-    })?;
-    let fragment = format!("users('{user}')/authentication/temporaryAccessPassMethods/$entity");
-    Ok(created(
-        tap_json(&record, now, true),
-        &state,
-        &info,
-        &fragment,
-    ))
-}
-
-async fn get_tap(
-    State(state): State<AppState>,
-    Path((user, method)): Path<(String, String)>,
-) -> GraphResult<Response> {
-    let now = state.now();
-    let tap = read_user(&state, &user, |u| {
-        u.authentication
-            .tap
-            .clone()
-            .filter(|t| t.id == method)
-            .ok_or_else(|| GraphError::not_found(&method))
-    })?;
-    Ok(axum::Json(Value::Object(tap_json(&tap, now, false))).into_response())
-}
-
-async fn delete_tap(
-    State(state): State<AppState>,
-    Path((user, method)): Path<(String, String)>,
-) -> GraphResult<StatusCode> {
-    change_auth(&state, &user, |auth, _| {
-        if auth.tap.as_ref().is_some_and(|t| t.id == method) {
-            auth.tap = None;
-            Ok(())
-        } else {
-            Err(GraphError::not_found(&method))
-        }
-    })?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
 // --- beta: sign-in preferences and per-user MFA ------------------------------------------
 
 const PREFERENCES: &[&str] = &[
@@ -970,25 +795,18 @@ pub(crate) fn admin_register(state: &AppState, user: &str, method: Value) -> Res
     if !exists {
         return Err(format!("no user {user}"));
     }
-    let result = if let Some(kind) = method.get("kind").and_then(Value::as_str) {
-        const KINDS: &[&str] = &[
-            "microsoftAuthenticator",
-            "fido2",
-            "softwareOath",
-            "windowsHelloForBusiness",
-        ];
-        if !KINDS.contains(&kind) {
-            return Err(format!(
-                "unknown method kind {kind}; expected one of {}",
-                KINDS.join(", ")
-            ));
-        }
-        let kind = kind.to_string();
+    let result = if method.get("kind").is_some() {
+        let entry = crate::method_kinds::OtherMethodSeed::Detailed(
+            method.as_object().cloned().unwrap_or_default(),
+        );
+        let created = format_rfc3339(state.now());
+        let new = crate::method_kinds::from_seed(
+            &entry,
+            |_| uuid::Uuid::new_v4().to_string(),
+            &created,
+        )?;
         change_auth(state, user, |auth, _| {
-            auth.other.push(OtherMethod {
-                id: uuid::Uuid::new_v4().to_string(),
-                kind,
-            });
+            auth.other.push(new);
             promote(auth);
             Ok(())
         })
@@ -1004,7 +822,15 @@ pub(crate) fn admin_register(state: &AppState, user: &str, method: Value) -> Res
     result.map_err(|e| e.message)
 }
 
-fn promote(auth: &mut AuthState) {
+/// The user adds a phone in My Sign-Ins (`{"phoneType","phoneNumber"}`); same rules as the API.
+pub(crate) fn self_register_phone(auth: &mut AuthState, body: &Value) -> Result<PhoneType, String> {
+    let phone_type = parse_phone_type(body.get("phoneType")).map_err(|e| e.message)?;
+    let number = parse_phone_number(body.get("phoneNumber")).map_err(|e| e.message)?;
+    insert_phone(auth, phone_type, number).map_err(|e| e.message)?;
+    Ok(phone_type)
+}
+
+pub(crate) fn promote(auth: &mut AuthState) {
     if auth.per_user_mfa_state == PerUserMfaState::Enabled {
         auth.per_user_mfa_state = PerUserMfaState::Enforced;
     }

@@ -52,6 +52,14 @@ const REQUIREMENTS_READ: &[&str] = &[
     "UserAuthenticationMethod.ReadWrite.All",
 ];
 const REQUIREMENTS_WRITE: &[&str] = &["Policy.ReadWrite.AuthenticationMethod"];
+/// learn authenticationmethodspolicy-get / smsauthenticationmethodconfiguration-get.
+const METHODS_POLICY_READ: &[&str] = &[
+    "Policy.Read.AuthenticationMethod",
+    "Policy.ReadWrite.AuthenticationMethod",
+    "Policy.Read.All",
+];
+/// learn authenticationmethodspolicy-update / smsauthenticationmethodconfiguration-update.
+const METHODS_POLICY_WRITE: &[&str] = &["Policy.ReadWrite.AuthenticationMethod"];
 const GROUPS_READ: &[&str] = &[
     "GroupMember.Read.All",
     "GroupMember.ReadWrite.All",
@@ -90,6 +98,16 @@ pub fn required(method: &Method, template: &str) -> Option<&'static [&'static st
             }
         }
         "/users/{user}/memberOf" | "/users/{user}/transitiveMemberOf" => USERS_READ,
+        // learn user-list-manager: User.Read.All least.
+        "/users/{user}/manager" if read => USERS_READ,
+        "/policies/authenticationMethodsPolicy"
+        | "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/{config}" => {
+            if read {
+                METHODS_POLICY_READ
+            } else {
+                METHODS_POLICY_WRITE
+            }
+        }
         "/users/{user}/checkMemberGroups" => GROUPS_READ,
         "/users/{user}/authentication/methods"
         | "/users/{user}/authentication/methods/{method}" => METHODS_READ,

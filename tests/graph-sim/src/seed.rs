@@ -19,6 +19,13 @@ pub struct Seed {
     pub groups: Vec<GroupSeed>,
     #[serde(default)]
     pub directory_roles: Vec<DirectoryRoleSeed>,
+    /// The authentication methods policy; absent = Microsoft's default (see README).
+    #[serde(default)]
+    pub authentication_methods_policy: Option<crate::policy::MethodsPolicySeed>,
+    /// Organizational contacts (`orgContact` properties; `id` derived from `mail` or
+    /// `displayName` when absent). A user's `manager` may name one.
+    #[serde(default)]
+    pub org_contacts: Vec<Map<String, Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,6 +93,9 @@ fn default_federated_audiences() -> Vec<String> {
 pub struct UserSeed {
     #[serde(default)]
     pub authentication: AuthenticationSeed,
+    /// The user's manager: a user (id or UPN) or an org contact (id).
+    #[serde(default)]
+    pub manager: Option<String>,
     /// Every other key is a `user` property (`userPrincipalName` is required).
     #[serde(flatten)]
     pub properties: Map<String, Value>,
@@ -100,10 +110,11 @@ pub struct AuthenticationSeed {
     pub phone_methods: Vec<PhoneSeed>,
     #[serde(default)]
     pub email_address: Option<String>,
-    /// Other registered methods, by kind: `microsoftAuthenticator`, `fido2`, `softwareOath`,
-    /// `windowsHelloForBusiness`.
+    /// Other registered methods: a kind (`microsoftAuthenticator`, `fido2`, `softwareOath`,
+    /// `windowsHelloForBusiness`, `platformCredential`) or an object with `kind`, `passkey`
+    /// (`securityKey|authenticator|synced`, fido2 only) and the method's properties.
     #[serde(default)]
-    pub other_methods: Vec<String>,
+    pub other_methods: Vec<crate::method_kinds::OtherMethodSeed>,
     /// `disabled` (default), `enabled`, `enforced`.
     #[serde(default)]
     pub per_user_mfa_state: Option<String>,

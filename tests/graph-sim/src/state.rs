@@ -91,6 +91,9 @@ pub struct TapRecord {
     pub start: OffsetDateTime,
     pub lifetime_in_minutes: u32,
     pub is_usable_once: bool,
+    /// When a one-time pass was used to sign in (then `OneTimeUsed`).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub used_at: Option<OffsetDateTime>,
 }
 
 /// A method registered outside our APIs (Authenticator, FIDO2, …): it only has to exist.
@@ -98,8 +101,10 @@ pub struct TapRecord {
 #[serde(rename_all = "camelCase")]
 pub struct OtherMethod {
     pub id: String,
-    /// `microsoftAuthenticator`, `fido2`, `softwareOath`, `windowsHelloForBusiness`.
+    /// One of `crate::method_kinds::KINDS` (`microsoftAuthenticator`, `fido2`, …).
     pub kind: String,
+    /// The properties Graph returns for the method besides `id` (displayName, aaGuid, …).
+    pub details: Map<String, Value>,
 }
 
 impl OtherMethod {
@@ -259,6 +264,11 @@ pub struct Tenant {
     pub changes: Vec<ChangeEvent>,
     pub subscriptions: crate::subscriptions::SubscriptionStore,
     pub delta: crate::delta::DeltaStore,
+    pub methods_policy: crate::policy::MethodsPolicy,
+    /// Organizational contacts (`orgContact`) by object id: Graph properties.
+    pub org_contacts: BTreeMap<String, Map<String, Value>>,
+    /// A user's manager (user or org contact id), by user id.
+    pub managers: BTreeMap<String, String>,
 }
 
 impl Tenant {
@@ -289,6 +299,9 @@ impl Tenant {
             changes: Vec::new(),
             subscriptions: Default::default(),
             delta: Default::default(),
+            methods_policy: Default::default(),
+            org_contacts: BTreeMap::new(),
+            managers: BTreeMap::new(),
         };
         for user in &seed.users {
             let record = crate::users::user_from_seed(user, now)?;
@@ -352,6 +365,11 @@ impl Tenant {
                 },
             );
         }
+        tenant.methods_policy = crate::policy::MethodsPolicy::from_seed(
+            seed.authentication_methods_policy.as_ref(),
+            &tenant,
+        )?;
+        crate::manager::seed_into(&mut tenant, seed)?;
         Ok(tenant)
     }
 

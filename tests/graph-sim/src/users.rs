@@ -19,7 +19,7 @@ use crate::error::{GraphError, GraphResult};
 use crate::odata::{self, GraphJson, ODataQuery};
 use crate::pipeline::RequestInfo;
 use crate::seed::{self, UserSeed};
-use crate::state::{AuthState, OtherMethod, PerUserMfaState, PhoneRecord, PhoneType, UserRecord};
+use crate::state::{AuthState, PerUserMfaState, PhoneRecord, PhoneType, UserRecord};
 
 /// Properties of `microsoft.graph.user` the simulator knows (the subset of the resource that
 /// directory sync and provisioning set, plus identity fields).
@@ -217,7 +217,11 @@ fn complete(
     Ok(out)
 }
 
-fn auth_from_seed(seed: &crate::seed::AuthenticationSeed, user: &str) -> Result<AuthState, String> {
+fn auth_from_seed(
+    seed: &crate::seed::AuthenticationSeed,
+    user: &str,
+    created: &str,
+) -> Result<AuthState, String> {
     let mut auth = AuthState::default();
     for p in &seed.phone_methods {
         let phone_type = PhoneType::parse(&p.phone_type)
@@ -240,11 +244,17 @@ fn auth_from_seed(seed: &crate::seed::AuthenticationSeed, user: &str) -> Result<
         return Err(format!("user {user}: alternateMobile needs a mobile phone"));
     }
     auth.email = seed.email_address.clone();
-    for kind in &seed.other_methods {
-        auth.other.push(OtherMethod {
-            id: seed::derived_id(kind, user),
-            kind: kind.clone(),
-        });
+    for entry in &seed.other_methods {
+        // Derived ids: the first method of a kind gets `derived_id(kind, user)`, a second one
+        // of the same kind is numbered.
+        let same_kind = |kind: &str| auth.other.iter().filter(|o| o.kind == kind).count();
+        let fallback = |kind: &str| match same_kind(kind) {
+            0 => seed::derived_id(kind, user),
+            n => seed::derived_id(&format!("{kind}#{n}"), user),
+        };
+        let method = crate::method_kinds::from_seed(entry, fallback, created)
+            .map_err(|e| format!("user {user}: {e}"))?;
+        auth.other.push(method);
     }
     if let Some(state) = &seed.per_user_mfa_state {
         auth.per_user_mfa_state = PerUserMfaState::parse(state)
@@ -266,8 +276,13 @@ pub(crate) fn user_from_seed(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    let authentication =
-        auth_from_seed(&seed.authentication, &upn).map_err(crate::SimError::InvalidSeed)?;
+    let created = properties
+        .get("createdDateTime")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let authentication = auth_from_seed(&seed.authentication, &upn, &created)
+        .map_err(crate::SimError::InvalidSeed)?;
     Ok(UserRecord {
         properties,
         authentication,
