@@ -24,6 +24,7 @@ use time::OffsetDateTime;
 use crate::AppState;
 use crate::error::GraphError;
 use crate::seed::AppSeed;
+use crate::sts::{StsError, sts_error};
 
 /// Seconds an access token lives (Entra's app-only tokens: 60–90 min; 3599 is what it reports).
 pub const TOKEN_LIFETIME_SECS: i64 = 3599;
@@ -185,76 +186,20 @@ pub struct TokenRequest {
     scope: Option<String>,
 }
 
-/// An Entra (AAD STS) error, the shape azure_identity reads (`error_codes`,
-/// `error_description`). Source: https://learn.microsoft.com/entra/identity-platform/reference-error-codes
-pub(crate) struct StsError {
-    status: StatusCode,
-    error: &'static str,
-    code: u32,
-    description: String,
-}
-
-pub(crate) fn sts_error(
-    status: StatusCode,
-    error: &'static str,
-    code: u32,
-    description: &str,
-) -> StsError {
-    StsError {
-        status,
-        error,
-        code,
-        description: description.to_string(),
-    }
-}
-
-impl IntoResponse for StsError {
-    fn into_response(self) -> Response {
-        let Self {
-            status,
-            error,
-            code,
-            description,
-        } = self;
-        sts_response(status, error, code, &description)
-    }
-}
-
-fn sts_response(status: StatusCode, error: &str, code: u32, description: &str) -> Response {
-    let now = OffsetDateTime::now_utc();
-    let trace_id = uuid::Uuid::new_v4().to_string();
-    let correlation_id = uuid::Uuid::new_v4().to_string();
-    let timestamp = format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    );
-    let description = format!(
-        "AADSTS{code}: {description} Trace ID: {trace_id} Correlation ID: {correlation_id} Timestamp: {timestamp}"
-    );
-    (
-        status,
-        axum::Json(json!({
-            "error": error,
-            "error_description": description,
-            "error_codes": [code],
-            "timestamp": timestamp,
-            "trace_id": trace_id,
-            "correlation_id": correlation_id,
-            "error_uri": format!("https://login.microsoftonline.com/error?code={code}"),
-        })),
-    )
-        .into_response()
-}
-
 /// `POST /{tenant}/oauth2/v2.0/token`.
+/// Injected token faults (`crate::sts`) come first, as an outage or a revoked app would.
 pub(crate) async fn token(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
+    form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let client_id = form.as_ref().ok().and_then(|f| f.client_id.clone());
+    crate::sts::with_token_faults(&state, client_id, || issue_token(&state, &tenant, form)).await
+}
+
+fn issue_token(
+    state: &AppState,
+    tenant: &str,
     form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
@@ -322,7 +267,15 @@ fn scope_is_graph_default(scope: &str, base_url: &str) -> bool {
         return false;
     };
     let resource = resource.trim_end_matches('/');
-    resource == GRAPH_AUDIENCE || resource == GRAPH_APP_ID || resource == base_url
+    // SDKs given only a base URL build the scope from its host without the port
+    // (`https://127.0.0.1/.default`, e.g. msgraph-sdk with a custom base URL).
+    let host_only = url::Url::parse(base_url)
+        .ok()
+        .and_then(|u| u.host_str().map(|h| format!("{}://{h}", u.scheme())));
+    resource == GRAPH_AUDIENCE
+        || resource == GRAPH_APP_ID
+        || resource == base_url
+        || host_only.as_deref() == Some(resource)
 }
 
 fn authenticate_client(

@@ -47,6 +47,30 @@ pub enum FaultKind {
         #[serde(default)]
         apply_first: bool,
     },
+    /// Token endpoint only ([`TOKEN_ROUTE`]): Entra refuses the request with this OAuth error in
+    /// its error body (`error`, `error_description` with the AADSTS code, `error_codes`, …).
+    /// `status` defaults to 401 for `invalid_client`, 400 for `unauthorized_client`.
+    TokenError {
+        error: TokenErrorCode,
+        #[serde(default)]
+        status: Option<u16>,
+    },
+}
+
+/// The route key of the Entra token endpoint, for [`FaultRule`]s. Only rules naming it exactly
+/// (or its template `/{tenant}/oauth2/v2.0/token`) reach the token endpoint: `*` and other
+/// wildcards stay Graph-only, so chaos rules written for Graph do not also fail token requests.
+/// On the token route `throttle`, `status` and `timeout` answer in Entra's error shape.
+pub const TOKEN_ROUTE: &str = "POST /{tenant}/oauth2/v2.0/token";
+const TOKEN_TEMPLATE: &str = "/{tenant}/oauth2/v2.0/token";
+
+/// The OAuth errors a token fault can answer with: a secret that expired (`invalid_client`,
+/// AADSTS7000222) and an app that was disabled (`unauthorized_client`, AADSTS7000112).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenErrorCode {
+    InvalidClient,
+    UnauthorizedClient,
 }
 
 /// Injects `kind` into matching calls with probability `rate` (0–1), at most `count` times.
@@ -86,6 +110,13 @@ impl FaultRule {
     pub fn times(mut self, count: u32) -> Self {
         self.count = Some(count);
         self
+    }
+}
+
+impl FaultRule {
+    /// Whether the rule is for the token endpoint rather than Graph.
+    pub fn is_token_rule(&self) -> bool {
+        self.route == TOKEN_ROUTE || self.route == TOKEN_TEMPLATE
     }
 }
 
@@ -185,11 +216,24 @@ impl ControlState {
 
     /// Rolls every matching rule in order; the first that fires is used (and counted down).
     pub fn fault_for(&self, key: &str) -> Option<FaultRule> {
+        self.fault_where(|rule| {
+            !rule.is_token_rule()
+                && !matches!(rule.kind, FaultKind::TokenError { .. })
+                && route_matches(&rule.route, key)
+        })
+    }
+
+    /// The token endpoint's fault, if one fires (rules naming [`TOKEN_ROUTE`] only).
+    pub fn token_fault(&self) -> Option<FaultRule> {
+        self.fault_where(FaultRule::is_token_rule)
+    }
+
+    fn fault_where(&self, applies: impl Fn(&FaultRule) -> bool) -> Option<FaultRule> {
         let mut faults = self.faults.lock();
         let mut rng = self.rng.lock();
         let mut fired = None;
         for (i, rule) in faults.iter_mut().enumerate() {
-            if !route_matches(&rule.route, key) || rule.count == Some(0) {
+            if !applies(rule) || rule.count == Some(0) {
                 continue;
             }
             if rule.rate >= 1.0 || rng.random_bool(rule.rate.clamp(0.0, 1.0)) {
@@ -448,6 +492,16 @@ fn valid_fault(rule: &FaultRule) -> Result<(), String> {
         && !(400..=599).contains(&status)
     {
         return Err("status must be 4xx or 5xx".into());
+    }
+    if let FaultKind::TokenError { status, .. } = rule.kind {
+        if !rule.is_token_rule() {
+            return Err(format!(
+                "tokenError applies to the token route only ({TOKEN_ROUTE})"
+            ));
+        }
+        if status.is_some_and(|s| !(400..=499).contains(&s)) {
+            return Err("a tokenError status must be 4xx".into());
+        }
     }
     Ok(())
 }

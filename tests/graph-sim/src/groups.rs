@@ -23,7 +23,10 @@ use crate::state::{DirectoryRole, Group, Tenant};
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/groups", get(list_groups))
-        .route("/groups/{group}", get(get_group))
+        .route(
+            "/groups/{group}",
+            get(get_group).patch(crate::group_bind::patch_group),
+        )
         .route("/groups/{group}/members", get(list_members))
         .route("/groups/{group}/members/$ref", post(add_member))
         .route(

@@ -32,9 +32,11 @@ use tokio::sync::watch;
 mod auth;
 mod batch;
 mod clock;
+mod conditional_access;
 mod control;
 mod delta;
 mod error;
+mod group_bind;
 mod groups;
 mod manager;
 mod method_kinds;
@@ -45,17 +47,26 @@ mod permissions;
 mod person;
 mod pipeline;
 mod policy;
+mod report_filter;
+mod reports;
 mod policy_api;
 mod seed;
 mod state;
 mod subscriptions;
+mod sts;
 mod tap;
 mod telephony;
 mod throttle;
 mod tls;
 mod users;
 
-pub use control::{Control, Counters, FaultKind, FaultRule, LatencyRule, RouteCounters};
+pub use conditional_access::{AuthenticationStrengthSeed, REGISTER_SECURITY_INFO};
+pub use control::{
+    Control, Counters, FaultKind, FaultRule, LatencyRule, RouteCounters, TOKEN_ROUTE, TokenErrorCode,
+};
+pub use group_bind::MAX_BINDS as MAX_MEMBER_BINDS;
+pub use permissions::route_permissions;
+pub use reports::Licence;
 pub use error::SimError;
 pub use method_kinds::{OtherMethodSeed, PasskeyFlavour};
 pub use notify::{NotificationCounters, NotificationOptions};
@@ -313,6 +324,8 @@ fn build_router(state: AppState) -> Router {
         .merge(policy_api::routes())
         .merge(groups::routes())
         .merge(batch::routes())
+        .merge(reports::routes())
+        .merge(conditional_access::routes())
         .merge(subscriptions::routes())
         .merge(delta::routes())
         .merge(notify::routes());
@@ -338,5 +351,6 @@ fn build_router(state: AppState) -> Router {
             axum::routing::post(auth::token),
         )
         .nest("/_sim", admin)
+        .merge(sts::routes())
         .with_state(state)
 }

@@ -73,6 +73,16 @@ const MEMBERS_WRITE: &[&str] = &[
     "Group.ReadWrite.All",
     "Directory.ReadWrite.All",
 ];
+/// learn authenticationmethodsroot-list-userregistrationdetails: no alternative.
+const REGISTRATION_REPORT: &[&str] = &["AuditLog.Read.All"];
+/// learn conditionalaccessroot-list-policies (least), then the write permission.
+const CA_POLICIES_READ: &[&str] = &["Policy.Read.All", "Policy.ReadWrite.ConditionalAccess"];
+/// learn authenticationstrengthroot-list-policies (least), then the write permissions.
+const STRENGTHS_READ: &[&str] = &[
+    "Policy.Read.All",
+    "Policy.ReadWrite.ConditionalAccess",
+    "Policy.ReadWrite.AuthenticationMethod",
+];
 const ROLES_READ: &[&str] = &[
     "RoleManagement.Read.Directory",
     "RoleManagement.ReadWrite.Directory",
@@ -149,7 +159,27 @@ pub fn required(method: &Method, template: &str) -> Option<&'static [&'static st
                 REQUIREMENTS_WRITE
             }
         }
-        "/groups" | "/groups/{group}" | "/groups/{group}/members" => GROUPS_READ,
+        // PATCH only adds members (`members@odata.bind`, group_bind.rs): learn group-post-members.
+        "/groups/{group}" if *method == Method::PATCH => MEMBERS_WRITE,
+        "/groups" | "/groups/{group}" | "/groups/{group}/members" if read => GROUPS_READ,
+        "/reports/authenticationMethods/userRegistrationDetails"
+        | "/reports/authenticationMethods/userRegistrationDetails/{user}"
+            if read =>
+        {
+            REGISTRATION_REPORT
+        }
+        "/identity/conditionalAccess/policies"
+        | "/identity/conditionalAccess/policies/{policy}"
+            if read =>
+        {
+            CA_POLICIES_READ
+        }
+        "/policies/authenticationStrengthPolicies"
+        | "/policies/authenticationStrengthPolicies/{strength}"
+            if read =>
+        {
+            STRENGTHS_READ
+        }
         "/groups/{group}/members/$ref" | "/groups/{group}/members/{member}/$ref" => MEMBERS_WRITE,
         "/directoryRoles" | "/directoryRoles/{role}" | "/directoryRoles/{role}/members" => {
             ROLES_READ
@@ -157,6 +187,14 @@ pub fn required(method: &Method, template: &str) -> Option<&'static [&'static st
         _ => return None,
     };
     Some(roles)
+}
+
+/// [`required`] by method name (`"GET"`, `"PATCH"`, …) and route template (version stripped,
+/// e.g. `/users/{user}/authentication/phoneMethods`): the table other crates check their own
+/// copies against (`autoenroll doctor`'s, in cli/tests/permission_table.rs).
+pub fn route_permissions(method: &str, template: &str) -> Option<&'static [&'static str]> {
+    let method = Method::from_bytes(method.as_bytes()).ok()?;
+    required(&method, template)
 }
 
 /// The read permission a subscription on `resource` needs (for the subscriptions module).

@@ -230,6 +230,8 @@ async fn run(
             FaultKind::Timeout {
                 apply_first: true, ..
             } => {}
+            // Never selected for Graph routes (`ControlState::fault_for` skips token rules).
+            FaultKind::TokenError { .. } => {}
         }
     }
 

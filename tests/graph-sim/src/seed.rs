@@ -19,6 +19,14 @@ pub struct Seed {
     pub groups: Vec<GroupSeed>,
     #[serde(default)]
     pub directory_roles: Vec<DirectoryRoleSeed>,
+    /// Conditional Access policies in Graph's shape (`displayName` required; `id` derived from
+    /// it when absent). Needs `tenant.licence` P1 or P2.
+    #[serde(default)]
+    pub conditional_access_policies: Vec<Map<String, Value>>,
+    /// Custom authentication strengths, next to the three built-in ones.
+    #[serde(default)]
+    pub authentication_strength_policies:
+        Vec<crate::conditional_access::AuthenticationStrengthSeed>,
     /// The authentication methods policy; absent = Microsoft's default (see README).
     #[serde(default)]
     pub authentication_methods_policy: Option<crate::policy::MethodsPolicySeed>,
@@ -38,6 +46,10 @@ pub struct TenantSeed {
     /// The initial domain, e.g. `contoso.onmicrosoft.com`; also accepted in the token URL.
     #[serde(default)]
     pub default_domain: Option<String>,
+    /// Entra ID licence: `Free` (default), `P1` or `P2`. Premium-only APIs (the registration
+    /// report) answer 403 without P1/P2.
+    #[serde(default, alias = "license")]
+    pub licence: crate::reports::Licence,
 }
 
 impl Default for TenantSeed {
@@ -46,6 +58,7 @@ impl Default for TenantSeed {
             id: "00000000-0000-0000-0000-000000000001".into(),
             display_name: Some("Simulated tenant".into()),
             default_domain: Some("sim.onmicrosoft.com".into()),
+            licence: Default::default(),
         }
     }
 }

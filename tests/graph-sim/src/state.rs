@@ -269,6 +269,8 @@ pub struct Tenant {
     pub org_contacts: BTreeMap<String, Map<String, Value>>,
     /// A user's manager (user or org contact id), by user id.
     pub managers: BTreeMap<String, String>,
+    pub licence: crate::reports::Licence,
+    pub conditional_access: crate::conditional_access::ConditionalAccess,
 }
 
 impl Tenant {
@@ -302,6 +304,13 @@ impl Tenant {
             methods_policy: Default::default(),
             org_contacts: BTreeMap::new(),
             managers: BTreeMap::new(),
+            licence: seed.tenant.licence,
+            conditional_access: crate::conditional_access::ConditionalAccess::from_seed(
+                &seed.conditional_access_policies,
+                &seed.authentication_strength_policies,
+                seed.tenant.licence.is_premium(),
+                &crate::clock::format_rfc3339(now),
+            )?,
         };
         for user in &seed.users {
             let record = crate::users::user_from_seed(user, now)?;
