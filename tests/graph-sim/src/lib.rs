@@ -39,6 +39,7 @@ mod error;
 mod group_bind;
 mod groups;
 mod manager;
+mod method_config;
 mod method_kinds;
 mod methods;
 mod notify;

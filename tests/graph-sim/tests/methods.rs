@@ -333,7 +333,7 @@ async fn enabling_per_user_mfa_for_a_user_with_a_strong_method_enforces_it() {
 }
 
 #[tokio::test]
-async fn a_temporary_access_pass_is_shown_once_and_one_per_user() {
+async fn a_temporary_access_pass_is_shown_once_and_a_second_one_replaces_it() {
     let sim = start().await;
     let graph = Graph::new(&sim).await;
     let path = format!("/v1.0/users/{ALEX}/authentication/temporaryAccessPassMethods");
@@ -354,8 +354,15 @@ async fn a_temporary_access_pass_is_shown_once_and_one_per_user() {
     let (status, got) = graph.get(&format!("{path}/{id}")).await;
     assert_eq!(status, 200);
     assert_eq!(got["temporaryAccessPass"], Value::Null);
-    let (status, _) = graph.post(&path, json!({})).await;
-    assert_eq!(status, 400, "one per user");
+    // One per user: a second pass replaces the first (MGDC create page; TAPHOW "Replace").
+    let (status, second) = graph.post(&path, json!({})).await;
+    assert_eq!(status, 201, "{second}");
+    let (_, list) = graph.get(&path).await;
+    assert_eq!(list["value"].as_array().unwrap().len(), 1);
+    assert_eq!(list["value"][0]["id"], second["id"]);
+    let (status, _) = graph.get(&format!("{path}/{id}")).await;
+    assert_eq!(status, 404, "the first pass is gone");
+    let id = second["id"].as_str().unwrap();
     sim.control()
         .advance_clock(std::time::Duration::from_secs(61 * 60));
     let (_, got) = graph.get(&format!("{path}/{id}")).await;
