@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Secret;
 
+pub mod methods_policy;
+
 /// Fixed method ids Graph gives phone methods, one per phone type.
 /// Source: https://learn.microsoft.com/graph/api/resources/phoneauthenticationmethod
 pub mod method_ids {

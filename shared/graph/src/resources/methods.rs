@@ -243,6 +243,60 @@ impl TemporaryAccessPasses<'_> {
             .json(request)?;
         self.client.send_json(&req).await
     }
+
+    /// `GET …/temporaryAccessPassMethods`: at most one pass; the value itself is `None`.
+    pub async fn list(&self) -> Result<Vec<TemporaryAccessPass>, GraphError> {
+        let req = self.client.request(
+            Method::GET,
+            ApiVersion::V1,
+            "/users/{id}/authentication/temporaryAccessPassMethods",
+            &[
+                "users",
+                &self.user,
+                "authentication",
+                "temporaryAccessPassMethods",
+            ],
+        );
+        self.client.collect_all(req).await
+    }
+
+    /// `GET …/temporaryAccessPassMethods/{id}`; `None` when it is gone (deleted or replaced).
+    pub async fn get(&self, id: &str) -> Result<Option<TemporaryAccessPass>, GraphError> {
+        let req = self.client.request(
+            Method::GET,
+            ApiVersion::V1,
+            "/users/{id}/authentication/temporaryAccessPassMethods/{methodId}",
+            &[
+                "users",
+                &self.user,
+                "authentication",
+                "temporaryAccessPassMethods",
+                id,
+            ],
+        );
+        match self.client.send_json(&req).await {
+            Ok(tap) => Ok(Some(tap)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `DELETE …/temporaryAccessPassMethods/{id}` → 204.
+    pub async fn delete(&self, id: &str) -> Result<(), GraphError> {
+        let req = self.client.request(
+            Method::DELETE,
+            ApiVersion::V1,
+            "/users/{id}/authentication/temporaryAccessPassMethods/{methodId}",
+            &[
+                "users",
+                &self.user,
+                "authentication",
+                "temporaryAccessPassMethods",
+                id,
+            ],
+        );
+        self.client.send(&req).await.map(drop)
+    }
 }
 
 #[cfg(test)]

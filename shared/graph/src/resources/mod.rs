@@ -3,7 +3,9 @@
 
 pub mod directory_roles;
 pub mod groups;
+pub mod manager;
 pub mod methods;
+pub mod policies;
 pub mod preferences;
 pub mod subscriptions;
 pub mod users;
