@@ -340,11 +340,15 @@ pub fn check_webhook(case: &Case) {
         );
     }
     for event in &lifecycle_events {
-        assert_eq!(event.tenant_id, TENANT, "lifecycle event for another tenant");
+        assert_eq!(
+            event.tenant_id, TENANT,
+            "lifecycle event for another tenant"
+        );
         assert!(
-            authentic
-                .lifecycle_events
-                .contains(&(event.subscription_id.clone(), event.event.as_str().to_owned())),
+            authentic.lifecycle_events.contains(&(
+                event.subscription_id.clone(),
+                event.event.as_str().to_owned()
+            )),
             "queued a lifecycle event no authenticated item named"
         );
     }
@@ -396,7 +400,10 @@ pub fn check_webhook(case: &Case) {
             .iter()
             .map(|e| (e.subscription_id.clone(), e.event.as_str()))
             .collect();
-        assert_eq!(got, wanted, "an authenticated lifecycle event was not queued");
+        assert_eq!(
+            got, wanted,
+            "an authenticated lifecycle event was not queued"
+        );
     }
 }
 

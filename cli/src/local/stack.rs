@@ -1,7 +1,8 @@
 //! The whole autoenroll pipeline in one process, with no cloud: graph-sim as Microsoft Graph,
 //! the webhook function behind its local HTTP front, the subscription created through Graph's
 //! real validation handshake, an in-memory SQS FIFO queue (with a dead-letter queue) polled the
-//! way Lambda's event source mapping polls, the enroll function's handler, and the reconcile
+//! way Lambda's event source mapping polls, the enroll function's handler, the subscriptions
+//! function answering Graph's lifecycle events from the lifecycle queue, and the reconcile
 //! function's `/users/delta` sweep on a short interval — every one of them the same code the
 //! Lambda functions run. Stores are the in-memory twins of the DynamoDB ones.
 //!
@@ -25,8 +26,10 @@ use autoenroll_core::policy::Policy;
 use autoenroll_core::ports::{SecretSource, SecretValue, StoreError};
 use autoenroll_enroll::{EnrollFunction, Enroller};
 use autoenroll_reconcile::Reconciler;
-use autoenroll_subscriptions::{Report as SubscriptionReport, SubscriptionsConfig};
-use autoenroll_webhook::{GraphLifecycle, LocalWebhook, Webhook, WebhookConfig};
+use autoenroll_subscriptions::{
+    Report as SubscriptionReport, SubscriptionsConfig, SubscriptionsFunction,
+};
+use autoenroll_webhook::{LocalWebhook, Webhook, WebhookConfig};
 use graph_sim::{Seed, SimOptions};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -143,6 +146,12 @@ impl LocalStack {
         let queue = MemoryFifoQueue::builder("autoenroll-local.fifo")
             .dead_letter_queue(dead_letters, 5)
             .build();
+        let lifecycle = MemoryFifoQueue::builder("autoenroll-local-lifecycle.fifo")
+            .dead_letter_queue(
+                MemoryFifoQueue::builder("autoenroll-local-lifecycle-dlq.fifo").build(),
+                5,
+            )
+            .build();
         // Metrics lines would go to stdout in Lambda; here they would drown the summary.
         let quiet = || EmfMetrics::with_writer(std::io::sink());
 
@@ -153,7 +162,7 @@ impl LocalStack {
             },
             queue.clone(),
             secrets.clone(),
-            GraphLifecycle::with_client(graph.clone()),
+            lifecycle.clone(),
         )
         .with_metrics(quiet());
         let front = autoenroll_webhook::serve_local(
@@ -165,22 +174,26 @@ impl LocalStack {
         let webhook_url = front.url.clone();
 
         let subscription_store = InMemorySubscriptionStore::new();
-        let now = connected
-            .simulator()
-            .map(|sim| sim.control().now())
-            .unwrap_or_else(time::OffsetDateTime::now_utc);
-        let subscription = autoenroll_subscriptions::ensure(
-            &graph,
-            &subscription_store,
-            &secrets,
-            &SubscriptionsConfig {
+        let clock = connected.simulator().map(|sim| sim.control());
+        let subscriptions = SubscriptionsFunction::new(
+            graph.clone(),
+            subscription_store.clone(),
+            secrets.clone(),
+            SubscriptionsConfig {
                 notification_url: webhook_url.clone(),
                 client_state_secret: CLIENT_STATE_SECRET.to_owned(),
             },
-            now,
         )
-        .await
-        .context("creating the /users subscription")?;
+        .with_clock(move || {
+            clock
+                .as_ref()
+                .map_or_else(time::OffsetDateTime::now_utc, |c| c.now())
+        })
+        .with_metrics(quiet());
+        let subscription = subscriptions
+            .run_schedule()
+            .await
+            .context("creating the /users subscription")?;
 
         let initial_dump = connected
             .simulator()
@@ -216,6 +229,11 @@ impl LocalStack {
             links.clone(),
             queue.clone(),
         );
+        let lifecycle_task = tokio::spawn(lifecycle_loop(
+            subscriptions,
+            MemoryPoller::new(lifecycle).retry_delay(options.retry_delay),
+            stop_rx.clone(),
+        ));
         let reconcile_task = tokio::spawn(reconcile_loop(
             reconciler,
             options.reconcile_every,
@@ -236,7 +254,7 @@ impl LocalStack {
             initial_dump,
             webhook: Some(front),
             stop,
-            tasks: vec![enroll_task, reconcile_task],
+            tasks: vec![enroll_task, lifecycle_task, reconcile_task],
             reconcile_rounds,
         })
     }
@@ -307,6 +325,34 @@ async fn enroll_loop(
         }
     });
     futures::future::join_all(pollers).await;
+}
+
+/// The lifecycle queue's event source, locally: Graph's lifecycle events (queued by the
+/// webhook) to the subscriptions function, until stopped.
+async fn lifecycle_loop(
+    function: SubscriptionsFunction<InMemorySubscriptionStore, SharedSecrets>,
+    poller: MemoryPoller,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let drained = autoenroll_aws::poller::drain(&poller, 10, |event| {
+            let function = &function;
+            async move {
+                Ok::<_, std::convert::Infallible>(function.handle_lifecycle_batch(event).await)
+            }
+        })
+        .await;
+        if let Err(e) = drained {
+            tracing::warn!(error = %e, "polling the local lifecycle queue failed");
+        }
+        tokio::select! {
+            _ = stop.changed() => break,
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
 }
 
 /// The reconcile schedule, locally: a sweep, then `every`, until stopped.

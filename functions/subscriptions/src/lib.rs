@@ -276,7 +276,10 @@ impl<St: SubscriptionStore, Se: SecretSource> SubscriptionsFunction<St, Se> {
         }
     }
 
-    pub fn with_clock(mut self, clock: impl Fn() -> OffsetDateTime + Send + Sync + 'static) -> Self {
+    pub fn with_clock(
+        mut self,
+        clock: impl Fn() -> OffsetDateTime + Send + Sync + 'static,
+    ) -> Self {
         self.clock = Arc::new(clock);
         self
     }

@@ -101,7 +101,9 @@ impl<St: SubscriptionStore, Se: SecretSource> SubscriptionsFunction<St, Se> {
                 self.handle_lifecycle_body(record.body.as_deref()).await
             };
             match result {
-                Ok(outcome) => tracing::info!(message = %id, outcome = ?outcome_name(&outcome), "lifecycle event handled"),
+                Ok(outcome) => {
+                    tracing::info!(message = %id, outcome = ?outcome_name(&outcome), "lifecycle event handled")
+                }
                 Err(e) => {
                     failed = true;
                     tracing::error!(message = %id, error = %e, "lifecycle event not handled; SQS will deliver it again");
@@ -116,7 +118,8 @@ impl<St: SubscriptionStore, Se: SecretSource> SubscriptionsFunction<St, Se> {
         &self,
         body: Option<&str>,
     ) -> Result<LifecycleOutcome, LifecycleFailure> {
-        let message = autoenroll_aws::lifecycle::decode_body(body.ok_or(LifecycleFailure::NoBody)?)?;
+        let message =
+            autoenroll_aws::lifecycle::decode_body(body.ok_or(LifecycleFailure::NoBody)?)?;
         Ok(self.on_lifecycle(&message).await?)
     }
 
@@ -217,7 +220,10 @@ mod tests {
         let mut response = SqsBatchResponse::default();
         response.add_failure("m1");
         let text = serde_json::to_string(&Answer::Queue(response)).unwrap();
-        assert!(text.contains(r#""batchItemFailures":[{"itemIdentifier":"m1"}]"#), "{text}");
+        assert!(
+            text.contains(r#""batchItemFailures":[{"itemIdentifier":"m1"}]"#),
+            "{text}"
+        );
         let text = serde_json::to_string(&Answer::Schedule(Report::default())).unwrap();
         assert!(text.contains("subscriptionId"), "{text}");
     }

@@ -21,8 +21,10 @@ async fn main() -> Result<(), Error> {
         SubscriptionsConfig::from_env(&env)?,
     );
     let function = &function;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Invocation>| async move {
-        function.handle(event).await.map_err(Error::from)
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Invocation>| async move {
+            function.handle(event).await.map_err(Error::from)
+        },
+    ))
     .await
 }

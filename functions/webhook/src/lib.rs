@@ -10,10 +10,12 @@
 //!   lifecycle queue; `handle` (a `lambda_http::Request`) and `handle_bytes` (plain inputs, for
 //!   benchmarks).
 //! - [`local`]: [`serve_local`], the same handler behind axum on loopback.
-//! - [`validation`], [`rejection`]: the handshake token; rejection reasons and counters.
+//! - [`validation`], [`rejection`]: the handshake token; rejection reasons and counters;
+//!   `parse`: the strict body parse.
 
 pub mod handler;
 pub mod local;
+mod parse;
 pub mod rejection;
 pub mod validation;
 

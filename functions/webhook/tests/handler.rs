@@ -194,9 +194,17 @@ async fn reauthorization_required_is_queued_once_for_the_subscriptions_function(
     assert_eq!(queued[0].subscription_id, SUBSCRIPTION);
     assert_eq!(queued[0].tenant_id, TENANT);
     assert_eq!(queued[0].event, LifecycleEvent::ReauthorizationRequired);
-    assert!(h.queue.is_empty(), "a lifecycle event is not an enroll request");
+    assert!(
+        h.queue.is_empty(),
+        "a lifecycle event is not an enroll request"
+    );
     // Ids only: the clientState never travels on.
-    assert!(h.lifecycle.bodies().iter().all(|b| !b.contains(CLIENT_STATE)));
+    assert!(
+        h.lifecycle
+            .bodies()
+            .iter()
+            .all(|b| !b.contains(CLIENT_STATE))
+    );
 }
 
 #[tokio::test]

@@ -59,7 +59,10 @@ impl RuntimeApi {
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(response))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(shared);
@@ -83,7 +86,9 @@ impl RuntimeApi {
     async fn invoke(&mut self, event: Value) -> Answer {
         self.next_id += 1;
         let id = format!("issue16-{:04}", self.next_id);
-        self.events.send((id.clone(), event)).expect("runtime API running");
+        self.events
+            .send((id.clone(), event))
+            .expect("runtime API running");
         let answer = tokio::time::timeout(Duration::from_secs(30), self.answers.recv())
             .await
             .expect("the function answers within 30 s")
@@ -143,7 +148,10 @@ async fn response(
 }
 
 async fn init_error(body: Bytes) -> StatusCode {
-    panic!("the webhook failed to start: {}", String::from_utf8_lossy(&body));
+    panic!(
+        "the webhook failed to start: {}",
+        String::from_utf8_lossy(&body)
+    );
 }
 
 fn moto_endpoint() -> String {
@@ -259,7 +267,10 @@ async fn built_binary_queues_reauthorization_required_without_graph_and_refuses_
 
     // Cold: the first event also reads the clientState secret from Secrets Manager.
     let valid = api
-        .invoke(lifecycle_post(lifecycle("reauthorizationRequired", CLIENT_STATE)))
+        .invoke(lifecycle_post(lifecycle(
+            "reauthorizationRequired",
+            CLIENT_STATE,
+        )))
         .await;
     assert_eq!(status_of(&valid), 202, "{valid:?}");
     assert_eq!(messages_on(&sqs, &lifecycle_queue).await, 1);
@@ -287,7 +298,11 @@ async fn built_binary_queues_reauthorization_required_without_graph_and_refuses_
         let answer = api.invoke(lifecycle_post(forged)).await;
         assert_eq!(status_of(&answer), 401, "{answer:?}");
     }
-    assert_eq!(messages_on(&sqs, &lifecycle_queue).await, 2, "forgeries queued nothing");
+    assert_eq!(
+        messages_on(&sqs, &lifecycle_queue).await,
+        2,
+        "forgeries queued nothing"
+    );
     assert_eq!(messages_on(&sqs, &enroll_queue).await, 0);
 
     let received = sqs

@@ -216,7 +216,11 @@ async fn reauthorization_required_lands_on_the_lifecycle_queue_without_a_graph_c
     assert_eq!(queued.len(), 1, "{queued:?}");
     assert_eq!(queued[0].subscription_id, subscription);
     assert_eq!(queued[0].event, LifecycleEvent::ReauthorizationRequired);
-    assert_eq!(control.counters().calls(reauthorize), 0, "the webhook calls no Graph");
+    assert_eq!(
+        control.counters().calls(reauthorize),
+        0,
+        "the webhook calls no Graph"
+    );
     assert!(
         stack.queue.is_empty(),
         "a lifecycle event is not an enroll request"

@@ -106,7 +106,10 @@ mod tests {
             decode_body(&a.body).unwrap(),
             message("0e3f2a33-3c1f-4a8c-9a4b-1f5a7d2c9b10")
         );
-        assert!(matches!(fifo_message(&message(" ")), Err(QueueError::Rejected(_))));
+        assert!(matches!(
+            fifo_message(&message(" ")),
+            Err(QueueError::Rejected(_))
+        ));
     }
 
     #[tokio::test]

@@ -81,10 +81,19 @@ mod tests {
 
     #[test]
     fn body_uses_graphs_event_names_and_round_trips() {
-        let m = message(LifecycleEvent::ReauthorizationRequired, "2026-03-20T10:00:00Z");
+        let m = message(
+            LifecycleEvent::ReauthorizationRequired,
+            "2026-03-20T10:00:00Z",
+        );
         let body = serde_json::to_string(&m).unwrap();
-        assert!(body.contains(r#""event":"reauthorizationRequired""#), "{body}");
-        assert_eq!(serde_json::from_str::<SubscriptionLifecycle>(&body).unwrap(), m);
+        assert!(
+            body.contains(r#""event":"reauthorizationRequired""#),
+            "{body}"
+        );
+        assert_eq!(
+            serde_json::from_str::<SubscriptionLifecycle>(&body).unwrap(),
+            m
+        );
         for (event, name) in [
             (LifecycleEvent::SubscriptionRemoved, "subscriptionRemoved"),
             (LifecycleEvent::Missed, "missed"),
@@ -96,13 +105,19 @@ mod tests {
 
     #[test]
     fn dedup_key_tells_events_expiries_and_receipts_apart() {
-        let a = message(LifecycleEvent::ReauthorizationRequired, "2026-03-20T10:00:00Z");
+        let a = message(
+            LifecycleEvent::ReauthorizationRequired,
+            "2026-03-20T10:00:00Z",
+        );
         assert_eq!(a.dedup_key(), a.clone().dedup_key());
         // Graph asks again: the same event, received later, is a new message.
         let mut asked_again = a.clone();
         asked_again.observed_at = "2026-03-01T10:15:00Z".into();
         assert_ne!(a.dedup_key(), asked_again.dedup_key());
-        let renewed = message(LifecycleEvent::ReauthorizationRequired, "2026-03-28T10:00:00Z");
+        let renewed = message(
+            LifecycleEvent::ReauthorizationRequired,
+            "2026-03-28T10:00:00Z",
+        );
         assert_ne!(a.dedup_key(), renewed.dedup_key());
         let missed = message(LifecycleEvent::Missed, "2026-03-20T10:00:00Z");
         assert_ne!(a.dedup_key(), missed.dedup_key());

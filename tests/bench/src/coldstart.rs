@@ -182,6 +182,8 @@ async fn world(
         ("AUTOENROLL_CLIENT_ID", APP.to_owned()),
         ("AUTOENROLL_CLIENT_SECRET_ARN", client_secret_arn),
         ("AUTOENROLL_CLIENT_STATE_SECRET_ARN", client_state_arn),
+        // The bench's webhook event holds no lifecycle event: one queue serves both.
+        ("AUTOENROLL_LIFECYCLE_QUEUE_URL", queue_url.clone()),
         ("AUTOENROLL_QUEUE_URL", queue_url),
         ("AUTOENROLL_TABLE_NAME", table),
         ("AUTOENROLL_NOTIFICATION_URL", notification_url.to_owned()),

@@ -11,10 +11,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use autoenroll_aws::memory::{MemoryFifoQueue, StaticSecrets};
 use autoenroll_aws::metrics::EmfMetrics;
-use autoenroll_webhook::{LifecycleError, LifecycleSink, Webhook, WebhookConfig};
+use autoenroll_webhook::{Webhook, WebhookConfig};
 use serde_json::json;
 
 use crate::common::{millis, percentile};
@@ -32,17 +31,8 @@ pub struct WebhookArgs {
     pub handler_calls: usize,
 }
 
-/// Users have no lifecycle events but `reauthorizationRequired`; the bench sends none.
-struct NoLifecycle;
-
-#[async_trait]
-impl LifecycleSink for NoLifecycle {
-    async fn reauthorization_required(&self, _: &str) -> Result<(), LifecycleError> {
-        Err(LifecycleError("not expected in the benchmark".into()))
-    }
-}
-
-type BenchWebhook = Webhook<MemoryFifoQueue, StaticSecrets, NoLifecycle>;
+/// The second queue takes lifecycle events; the bench sends none.
+type BenchWebhook = Webhook<MemoryFifoQueue, StaticSecrets, MemoryFifoQueue>;
 
 fn client_state() -> String {
     // Long and random-looking, as the subscriptions function makes it.
@@ -58,7 +48,7 @@ fn webhook() -> (Arc<BenchWebhook>, MemoryFifoQueue) {
         },
         queue.clone(),
         StaticSecrets::new().with(SECRET_NAME, client_state()),
-        NoLifecycle,
+        MemoryFifoQueue::builder("bench-lifecycle.fifo").build(),
     )
     // In Lambda these lines go to stdout; here they are formatted and thrown away.
     .with_metrics(EmfMetrics::with_writer(std::io::sink()));

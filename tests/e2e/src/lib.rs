@@ -32,7 +32,7 @@ use autoenroll_enroll::{EnrollFunction, Enroller};
 use autoenroll_graph::{Credential, GraphClient, GraphConfig, PacingConfig, RetryConfig, Secret};
 use autoenroll_reconcile::{ReconcileFunction, Reconciler, SweepFailure, SweepReport};
 use autoenroll_subscriptions::SubscriptionsConfig;
-use autoenroll_webhook::{GraphLifecycle, LocalWebhook, Webhook, WebhookConfig};
+use autoenroll_webhook::{LocalWebhook, Webhook, WebhookConfig};
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_sqs::types::QueueAttributeName;
 use graph_sim::{ChangeKind, NotificationOptions, Seed, Sim, SimOptions};
@@ -355,13 +355,15 @@ fn unique_suffix() -> String {
 }
 
 pub type StackEnroll = EnrollFunction<InMemoryMemoryStore, InMemoryAuditSink>;
-pub type StackWebhook = Webhook<StackQueue, StaticSecrets, GraphLifecycle>;
+pub type StackWebhook = Webhook<StackQueue, StaticSecrets, MemoryFifoQueue>;
 
 /// The whole pipeline on loopback. Stop it with [`Stack::shutdown`].
 pub struct Stack {
     pub sim: Sim,
     pub graph: GraphClient,
     pub queue: StackQueue,
+    /// Where the webhook puts Graph's lifecycle events (the subscriptions function's queue).
+    pub lifecycle: MemoryFifoQueue,
     pub webhook: Arc<StackWebhook>,
     front: Option<LocalWebhook>,
     pub webhook_url: String,
@@ -441,6 +443,7 @@ impl Stack {
         let client_state = format!("e2e-client-state-{}", unique_suffix());
         let secrets = StaticSecrets::new().with(CLIENT_STATE_SECRET, client_state.clone());
         let (webhook_emf, webhook_metrics) = EmfMetrics::capture();
+        let lifecycle = MemoryFifoQueue::builder("e2e-lifecycle.fifo").build();
         let webhook = Arc::new(
             Webhook::new(
                 WebhookConfig {
@@ -449,7 +452,7 @@ impl Stack {
                 },
                 queue.clone(),
                 StaticSecrets::new().with(CLIENT_STATE_SECRET, client_state),
-                GraphLifecycle::with_client(graph.clone()),
+                lifecycle.clone(),
             )
             .with_metrics(webhook_emf),
         );
@@ -484,6 +487,7 @@ impl Stack {
             sim,
             graph,
             queue,
+            lifecycle,
             webhook,
             front: Some(front),
             webhook_url,

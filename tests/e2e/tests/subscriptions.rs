@@ -1,26 +1,33 @@
 //! The subscriptions function against the simulator, with the real webhook behind its local
-//! HTTP front answering Graph's validation handshake. Idempotence is checked on the
-//! simulator's call counters; the record on DynamoDB (moto) at the end.
+//! HTTP front answering Graph's validation handshake and queueing lifecycle events on the
+//! lifecycle queue, which the subscriptions function consumes (the path of issue 16: the
+//! webhook holds no Graph credential). Idempotence is checked on the simulator's call
+//! counters; the record on DynamoDB (moto) at the end.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use autoenroll_aws::memory::{MemoryFifoQueue, StaticSecrets};
-use autoenroll_aws::metrics::EmfMetrics;
+use autoenroll_aws::memory::{MemoryFifoQueue, MemoryPoller, StaticSecrets};
+use autoenroll_aws::metrics::{CapturedMetrics, EmfMetrics};
+use autoenroll_aws::poller::{self, DrainReport};
 use autoenroll_aws::runtime::GraphSettings;
+use autoenroll_core::lifecycle::{LifecycleQueue, SubscriptionLifecycle};
 use autoenroll_core::memory::InMemorySubscriptionStore;
+use autoenroll_core::notification::LifecycleEvent;
 use autoenroll_core::ports::{
     SecretSource, SecretValue, StoreError, SubscriptionRecord, SubscriptionStore,
 };
 use autoenroll_graph::model::Subscription;
 use autoenroll_graph::{GraphClient, Secret};
+use autoenroll_subscriptions::lifecycle::{Answer, Invocation, LifecycleOutcome};
 use autoenroll_subscriptions::{
-    CHANGE_TYPE, RENEW_BEFORE, Report, SubscriptionsConfig, ensure, requested_expiry,
+    CHANGE_TYPE, RENEW_BEFORE, Report, SubscriptionsConfig, SubscriptionsFunction, ensure,
+    requested_expiry,
 };
-use autoenroll_webhook::{LifecycleError, LifecycleSink, LocalWebhook, Webhook, WebhookConfig};
-use graph_sim::{Seed, Sim, SimOptions};
+use autoenroll_webhook::{LocalWebhook, Webhook, WebhookConfig};
+use graph_sim::{FaultKind, FaultRule, Seed, Sim, SimOptions};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -38,15 +45,7 @@ const ALEX: &str = "4a1e6c2b-0f3d-4e8a-9b7c-1d2e3f4a5b02";
 const CREATE: &str = "POST /subscriptions";
 const RENEW: &str = "PATCH /subscriptions/{id}";
 const DELETE: &str = "DELETE /subscriptions/{id}";
-
-struct NoLifecycle;
-
-#[async_trait]
-impl LifecycleSink for NoLifecycle {
-    async fn reauthorization_required(&self, _: &str) -> Result<(), LifecycleError> {
-        Ok(())
-    }
-}
+const REAUTHORIZE: &str = "POST /subscriptions/{id}/reauthorize";
 
 /// One secret source shared by the test and the webhook, so a rotation reaches both.
 struct Shared(Arc<StaticSecrets>);
@@ -58,14 +57,22 @@ impl SecretSource for Shared {
     }
 }
 
-/// The webhook (in-memory queue) on a loopback port.
+/// The webhook (in-memory enroll and lifecycle queues) on a loopback port.
 struct Front {
     local: LocalWebhook,
     queue: MemoryFifoQueue,
+    lifecycle: MemoryFifoQueue,
 }
 
 async fn front(secrets: Arc<StaticSecrets>) -> Front {
     let queue = MemoryFifoQueue::builder("subs-test.fifo").build();
+    // As the template: a dead-letter queue after 5 receives.
+    let lifecycle = MemoryFifoQueue::builder("subs-lifecycle.fifo")
+        .dead_letter_queue(
+            MemoryFifoQueue::builder("subs-lifecycle-dlq.fifo").build(),
+            5,
+        )
+        .build();
     let webhook = Webhook::new(
         WebhookConfig {
             tenant_id: TENANT.into(),
@@ -73,14 +80,18 @@ async fn front(secrets: Arc<StaticSecrets>) -> Front {
         },
         queue.clone(),
         Shared(secrets),
-        NoLifecycle,
+        lifecycle.clone(),
     )
     .with_metrics(EmfMetrics::capture().0);
     let local =
         autoenroll_webhook::serve_local(SocketAddr::from(([127, 0, 0, 1], 0)), Arc::new(webhook))
             .await
             .expect("front starts");
-    Front { local, queue }
+    Front {
+        local,
+        queue,
+        lifecycle,
+    }
 }
 
 fn client_state(value: &str) -> Arc<StaticSecrets> {
@@ -90,7 +101,7 @@ fn client_state(value: &str) -> Arc<StaticSecrets> {
 struct Setup {
     sim: Sim,
     graph: GraphClient,
-    secrets: StaticSecrets,
+    secrets: Arc<StaticSecrets>,
     store: InMemorySubscriptionStore,
     front: Front,
     /// What the webhook accepts.
@@ -105,9 +116,11 @@ impl Setup {
         })
         .await
         .expect("simulator starts");
-        let secrets = StaticSecrets::new()
-            .with(CLIENT_SECRET_ARN, APP_SECRET)
-            .with(CLIENT_STATE_ARN, CLIENT_STATE);
+        let secrets = Arc::new(
+            StaticSecrets::new()
+                .with(CLIENT_SECRET_ARN, APP_SECRET)
+                .with(CLIENT_STATE_ARN, CLIENT_STATE),
+        );
         let graph = GraphSettings {
             tenant_id: TENANT.into(),
             client_id: APP.into(),
@@ -117,7 +130,7 @@ impl Setup {
             extra_ca_pem: Some(sim.ca_cert_pem()),
         }
         .build(
-            &secrets,
+            &*secrets,
             &aws_config::SdkConfig::builder()
                 .behavior_version(aws_config::BehaviorVersion::latest())
                 .build(),
@@ -147,11 +160,46 @@ impl Setup {
         self.run_with(&self.store).await
     }
 
+    /// The function as Lambda runs it, on the simulator's clock, sharing the test's store.
+    fn function(
+        &self,
+    ) -> (
+        SubscriptionsFunction<InMemorySubscriptionStore, Shared>,
+        CapturedMetrics,
+    ) {
+        let control = self.sim.control();
+        let (metrics, captured) = EmfMetrics::capture();
+        let function = SubscriptionsFunction::new(
+            self.graph.clone(),
+            self.store.clone(),
+            Shared(self.secrets.clone()),
+            self.config(),
+        )
+        .with_clock(move || control.now())
+        .with_metrics(metrics);
+        (function, captured)
+    }
+
+    /// The lifecycle queue's event source: batches to the function until the queue is empty.
+    async fn drain_lifecycle(
+        &self,
+        function: &SubscriptionsFunction<InMemorySubscriptionStore, Shared>,
+    ) -> DrainReport {
+        let source = MemoryPoller::new(self.front.lifecycle.clone())
+            .batch_size(10)
+            .retry_delay(Duration::ZERO);
+        poller::drain(&source, 20, |event| async move {
+            Ok::<_, std::convert::Infallible>(function.handle_lifecycle_batch(event).await)
+        })
+        .await
+        .expect("drained")
+    }
+
     async fn run_with(&self, store: &dyn SubscriptionStore) -> Report {
         ensure(
             &self.graph,
             store,
-            &self.secrets,
+            &*self.secrets,
             &self.config(),
             self.sim.control().now(),
         )
@@ -266,15 +314,16 @@ async fn first_run_creates_one_subscription_and_a_second_run_changes_nothing() {
 #[tokio::test]
 async fn the_lambda_handler_ensures_the_subscription_and_reports_ids_only() {
     let setup = Setup::start().await;
-    let function = autoenroll_subscriptions::SubscriptionsFunction {
-        graph: setup.graph.clone(),
-        store: InMemorySubscriptionStore::new(),
-        secrets: StaticSecrets::new().with(CLIENT_STATE_ARN, CLIENT_STATE),
-        config: setup.config(),
+    let (function, _) = setup.function();
+    // EventBridge Scheduler's payload is not used.
+    let payload: Invocation = serde_json::from_value(json!({
+        "version": "0", "detail-type": "Scheduled Event", "source": "aws.scheduler", "detail": {}
+    }))
+    .expect("an invocation");
+    let event = lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default());
+    let Answer::Schedule(report) = function.handle(event).await.expect("handled") else {
+        panic!("a scheduled run answers with its report");
     };
-    // EventBridge Scheduler's payload is not used; the simulator's clock is real time here.
-    let event = lambda_runtime::LambdaEvent::new(json!({}), lambda_runtime::Context::default());
-    let report = function.handle(event).await.expect("handled");
     assert!(report.created);
     assert_eq!(ids(&setup.live()), vec![report.subscription_id.clone()]);
     let answer = serde_json::to_string(&report).expect("serialises");
@@ -482,5 +531,231 @@ async fn subscription_record_is_kept_in_dynamodb() {
 
     let second = setup.run_with(&store).await;
     assert!(!second.changed_anything(), "{second:?}");
+    setup.stop().await;
+}
+
+fn rfc3339(raw: &str) -> OffsetDateTime {
+    OffsetDateTime::parse(raw, &Rfc3339).expect("RFC 3339")
+}
+
+/// Issue 16: Graph's `reauthorizationRequired` challenges (from 3 h before expiry, every 15
+/// simulated minutes) reach the subscriptions function through the webhook and the lifecycle
+/// queue, and each is answered: delivery never pauses and no change is lost.
+#[tokio::test]
+async fn reauthorization_challenges_are_answered_via_the_lifecycle_queue_and_delivery_never_pauses()
+{
+    let setup = Setup::start().await;
+    let first = setup.run().await;
+    let (function, metrics) = setup.function();
+    let control = setup.sim.control();
+    let left = rfc3339(&first.expiration) - control.now();
+    control.advance_clock(
+        (left - time::Duration::hours(3) + time::Duration::minutes(1)).unsigned_abs(),
+    );
+
+    // Two hours of challenges: twice the time after which an unanswered one pauses delivery.
+    let rounds = 8u64;
+    let mut answered = 0;
+    for round in 1..=rounds {
+        if round > 1 {
+            // Graph's next challenge is due (it repeats every 15 minutes until expiry).
+            control.advance_clock(Duration::from_secs(15 * 60 + 1));
+        }
+        wait_for("a challenge on the lifecycle queue", || {
+            !setup.front.lifecycle.is_empty()
+        })
+        .await;
+        let queued = setup.front.lifecycle.lifecycle_messages();
+        assert!(
+            queued
+                .iter()
+                .all(|m| m.subscription_id == first.subscription_id
+                    && m.event == LifecycleEvent::ReauthorizationRequired),
+            "{queued:?}"
+        );
+        let drained = setup.drain_lifecycle(&function).await;
+        assert_eq!(drained.left_for_redelivery, 0, "round {round}: {drained:?}");
+        answered += drained.deleted;
+
+        // A change made now still reaches the webhook.
+        let before = control.notification_counters().delivered;
+        control
+            .update_user(ADELE, json!({ "jobTitle": format!("Round {round}") }))
+            .expect("change");
+        wait_for("the change delivered", || {
+            control.notification_counters().delivered > before
+        })
+        .await;
+    }
+
+    let counters = control.notification_counters();
+    assert_eq!(counters.lost_while_paused, 0, "{counters:?}");
+    assert_eq!(counters.failed_posts, 0, "{counters:?}");
+    assert!(counters.lifecycle_delivered >= rounds, "{counters:?}");
+    assert!(answered as u64 >= rounds);
+    // Every challenge queued was answered with a reauthorize, and nothing is outstanding.
+    assert_eq!(
+        control.counters().calls_with_status(REAUTHORIZE, 204),
+        answered as u64
+    );
+    let dump = control.dump();
+    let subscription = &dump["subscriptions"]["items"][first.subscription_id.as_str()];
+    let challenges = &subscription["reauthorization"];
+    assert_eq!(
+        challenges["challengesSent"].as_u64(),
+        Some(answered as u64),
+        "every challenge Graph sent was answered: {challenges}"
+    );
+    assert!(
+        challenges["outstandingSince"].is_null(),
+        "an unanswered challenge: {challenges}"
+    );
+    assert_eq!(ids(&setup.live()), vec![first.subscription_id.clone()]);
+    assert_eq!(
+        metrics.total("SubscriptionLifecycle", None),
+        answered as f64,
+        "one metric per event handled"
+    );
+    setup.stop().await;
+}
+
+fn lifecycle_message(subscription_id: &str, event: LifecycleEvent) -> SubscriptionLifecycle {
+    let now = OffsetDateTime::now_utc();
+    SubscriptionLifecycle {
+        tenant_id: TENANT.into(),
+        subscription_id: subscription_id.into(),
+        event,
+        subscription_expiration: requested_expiry(now),
+        observed_at: now.format(&Rfc3339).expect("RFC 3339"),
+    }
+}
+
+#[tokio::test]
+async fn subscription_removed_is_re_created_and_missed_is_left_to_the_sweep() {
+    let setup = Setup::start().await;
+    let first = setup.run().await;
+    let (function, metrics) = setup.function();
+    setup
+        .graph
+        .subscriptions()
+        .delete(&first.subscription_id)
+        .await
+        .expect("Graph removed it");
+    let creates = setup.calls(CREATE);
+
+    let missed = function
+        .on_lifecycle(&lifecycle_message(
+            &first.subscription_id,
+            LifecycleEvent::Missed,
+        ))
+        .await
+        .expect("handled");
+    assert_eq!(missed, LifecycleOutcome::LeftToSweep);
+    assert_eq!(setup.calls(CREATE), creates, "missed makes no Graph write");
+
+    setup
+        .front
+        .lifecycle
+        .send_lifecycle(&[lifecycle_message(
+            &first.subscription_id,
+            LifecycleEvent::SubscriptionRemoved,
+        )])
+        .await
+        .expect("queued");
+    let drained = setup.drain_lifecycle(&function).await;
+    assert_eq!((drained.deleted, drained.left_for_redelivery), (1, 0));
+    let live = ids(&setup.live());
+    assert_eq!(live.len(), 1);
+    assert_ne!(live[0], first.subscription_id);
+    let record = setup.store.get_subscription().await.expect("store");
+    assert_eq!(record.map(|r| r.subscription_id), Some(live[0].clone()));
+    let documents = metrics.documents();
+    let events: Vec<_> = documents
+        .iter()
+        .filter_map(|d| d["Event"].as_str())
+        .collect();
+    assert_eq!(events, vec!["missed", "subscriptionRemoved"]);
+    setup.stop().await;
+}
+
+#[tokio::test]
+async fn refused_reauthorization_replaces_the_subscription_without_a_gap() {
+    let setup = Setup::start().await;
+    let first = setup.run().await;
+    let (function, _) = setup.function();
+    let control = setup.sim.control();
+    control.add_fault(FaultRule::new(
+        REAUTHORIZE,
+        FaultKind::Status { status: 403 },
+    ));
+    let outcome = function
+        .on_lifecycle(&lifecycle_message(
+            &first.subscription_id,
+            LifecycleEvent::ReauthorizationRequired,
+        ))
+        .await
+        .expect("handled");
+    control.clear_faults();
+    let LifecycleOutcome::Ensured(report) = outcome else {
+        panic!("replaced, got {outcome:?}");
+    };
+    assert!(report.created);
+    assert_eq!(report.deleted, vec![first.subscription_id.clone()]);
+    assert_eq!(ids(&setup.live()), vec![report.subscription_id.clone()]);
+
+    // A stale challenge for the replaced one: gone (404), ours is current, nothing changes.
+    let creates = setup.calls(CREATE);
+    let stale = function
+        .on_lifecycle(&lifecycle_message(
+            &first.subscription_id,
+            LifecycleEvent::ReauthorizationRequired,
+        ))
+        .await
+        .expect("handled");
+    assert!(
+        matches!(&stale, LifecycleOutcome::Ensured(r) if !r.created),
+        "{stale:?}"
+    );
+    assert_eq!(setup.calls(CREATE), creates);
+    setup.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_lifecycle_event_is_retried_then_dead_lettered_ahead_of_its_group() {
+    let setup = Setup::start().await;
+    let first = setup.run().await;
+    let (function, _) = setup.function();
+    let control = setup.sim.control();
+    control.add_fault(FaultRule::new(
+        REAUTHORIZE,
+        FaultKind::Status { status: 500 },
+    ));
+    let reauthorize = lifecycle_message(
+        &first.subscription_id,
+        LifecycleEvent::ReauthorizationRequired,
+    );
+    let mut missed = lifecycle_message(&first.subscription_id, LifecycleEvent::Missed);
+    missed.observed_at.push_str("-later");
+    setup
+        .front
+        .lifecycle
+        .send_lifecycle(&[reauthorize, missed])
+        .await
+        .expect("queued");
+    let drained = setup.drain_lifecycle(&function).await;
+    // FIFO: the `missed` behind it is handed out only once the failing message has left its
+    // group — after 5 failed receives, to the dead-letter queue (and its alarm).
+    assert_eq!(drained.left_for_redelivery, 5, "{drained:?}");
+    assert_eq!(drained.deleted, 1, "{drained:?}");
+    let dead = setup
+        .front
+        .lifecycle
+        .dead_letter_queue()
+        .expect("a dead-letter queue")
+        .lifecycle_messages();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].event, LifecycleEvent::ReauthorizationRequired);
+    assert!(setup.front.lifecycle.is_empty());
+    control.clear_faults();
     setup.stop().await;
 }

@@ -430,48 +430,189 @@ fn graph_concurrency_setting_matches_the_event_source_and_reserved_concurrency()
 }
 
 #[test]
-fn enroll_queue_outlives_retries_and_has_a_dead_letter_queue() {
+fn queues_of_sqs_fed_functions_outlive_retries_and_have_a_dead_letter_queue() {
     let template = template();
-    let (id, enroll) = function_resources(&template)
-        .into_iter()
-        .find(|(_, r)| binary_of(r) == Some("autoenroll-enroll"))
-        .expect("no enroll function in infra/template.yaml");
-    let props = enroll
-        .get("Properties")
-        .expect("enroll function has no Properties");
-    let timeout = props
-        .get("Timeout")
-        .and_then(Value::as_u64)
-        .unwrap_or_else(|| panic!("{id} has no numeric Timeout"));
-    let sqs = sqs_event(props).unwrap_or_else(|| panic!("{id} has no SQS event"));
-    let queue_id = referenced_resource(sqs.get("Queue").expect("SQS event has no Queue"))
-        .expect("SQS event's Queue is not a !GetAtt of a queue in this template");
-    let queue = template
-        .get("Resources")
-        .and_then(|r| r.get(queue_id.as_str()))
-        .and_then(|q| q.get("Properties"))
-        .unwrap_or_else(|| panic!("queue {queue_id} not found"));
-    let visibility = queue
-        .get("VisibilityTimeout")
-        .and_then(Value::as_u64)
-        .unwrap_or_else(|| panic!("{queue_id} has no numeric VisibilityTimeout"));
-    // Lambda's guidance for SQS event sources: visibility timeout at least 6x the function timeout.
-    assert!(
-        visibility > 6 * timeout,
-        "{queue_id}: VisibilityTimeout {visibility} s must exceed 6 x {id}'s Timeout {timeout} s"
+    let mut checked = BTreeSet::new();
+    for (id, function) in function_resources(&template) {
+        let props = function
+            .get("Properties")
+            .unwrap_or_else(|| panic!("{id} has no Properties"));
+        let Some(sqs) = sqs_event(props) else {
+            continue;
+        };
+        checked.insert(binary_of(function).unwrap_or("?").to_owned());
+        let timeout = props
+            .get("Timeout")
+            .and_then(Value::as_u64)
+            .unwrap_or_else(|| panic!("{id} has no numeric Timeout"));
+        let queue_id = referenced_resource(sqs.get("Queue").expect("SQS event has no Queue"))
+            .expect("SQS event's Queue is not a !GetAtt of a queue in this template");
+        let queue = template
+            .get("Resources")
+            .and_then(|r| r.get(queue_id.as_str()))
+            .and_then(|q| q.get("Properties"))
+            .unwrap_or_else(|| panic!("queue {queue_id} not found"));
+        let visibility = queue
+            .get("VisibilityTimeout")
+            .and_then(Value::as_u64)
+            .unwrap_or_else(|| panic!("{queue_id} has no numeric VisibilityTimeout"));
+        // Lambda's guidance for SQS event sources: visibility timeout at least 6x the function timeout.
+        assert!(
+            visibility > 6 * timeout,
+            "{queue_id}: VisibilityTimeout {visibility} s must exceed 6 x {id}'s Timeout {timeout} s"
+        );
+        let redrive = queue.get("RedrivePolicy").unwrap_or_else(|| {
+            panic!("{queue_id} has no RedrivePolicy: failing messages would never reach a DLQ")
+        });
+        let dlq = redrive
+            .get("deadLetterTargetArn")
+            .and_then(referenced_resource)
+            .unwrap_or_else(|| panic!("{queue_id}: RedrivePolicy needs a deadLetterTargetArn"));
+        assert!(
+            redrive.get("maxReceiveCount").is_some(),
+            "{queue_id}: RedrivePolicy needs maxReceiveCount"
+        );
+        let types: Vec<_> = sqs
+            .get("FunctionResponseTypes")
+            .and_then(Value::as_sequence)
+            .map(|s| s.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        assert!(
+            types.contains(&"ReportBatchItemFailures"),
+            "{id}: the SQS event must report partial batch failures, got {types:?}"
+        );
+        // Someone hears about a dead letter.
+        let alarmed = template
+            .get("Resources")
+            .and_then(Value::as_mapping)
+            .into_iter()
+            .flat_map(|m| m.values())
+            .filter(|r| r.get("Type").and_then(Value::as_str) == Some("AWS::CloudWatch::Alarm"))
+            .any(|alarm| mentions(alarm, &dlq));
+        assert!(alarmed, "{queue_id}'s dead-letter queue {dlq} has no alarm");
+    }
+    assert_eq!(
+        checked,
+        BTreeSet::from([
+            "autoenroll-enroll".to_owned(),
+            "autoenroll-subscriptions".to_owned()
+        ]),
+        "enroll (the enroll queue) and subscriptions (the lifecycle queue) are the SQS-fed functions"
     );
-    let redrive = queue.get("RedrivePolicy").unwrap_or_else(|| {
-        panic!("{queue_id} has no RedrivePolicy: failing messages would never reach a DLQ")
-    });
+}
+
+/// The webhook is public (Function URL, AuthType NONE): its role must not reach the Graph
+/// credential — no statement naming the client secret, no STS action (the federated client
+/// assertion) — and no federated-credential output names it.
+#[test]
+fn webhook_role_holds_no_graph_credential() {
+    let template = template();
+    let resources = template.get("Resources").expect("Resources");
+    let role_of = |binary: &str| -> String {
+        let (id, function) = function_resources(&template)
+            .into_iter()
+            .find(|(_, r)| binary_of(r) == Some(binary))
+            .unwrap_or_else(|| panic!("no {binary} function"));
+        let role = function.get("Properties").and_then(|p| p.get("Role"));
+        role.and_then(referenced_resource)
+            .unwrap_or_else(|| panic!("{id}'s Role is not a role of this template"))
+    };
+    let statements_of = |role_id: &str| -> Vec<&Value> {
+        let role = resources
+            .get(role_id)
+            .unwrap_or_else(|| panic!("role {role_id} not found"));
+        let mut out = Vec::new();
+        for policy in role
+            .get("Properties")
+            .and_then(|p| p.get("Policies"))
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+        {
+            statements(
+                policy.get("PolicyDocument").expect("PolicyDocument"),
+                &mut out,
+            );
+        }
+        out
+    };
+    let credential_statements = |role_id: &str| -> Vec<String> {
+        statements_of(role_id)
+            .into_iter()
+            .filter(|s| {
+                mentions(s, "ClientSecret") || actions(s).iter().any(|a| a.starts_with("sts:"))
+            })
+            .map(|s| {
+                format!(
+                    "{role_id}: {}",
+                    s.get("Sid").and_then(Value::as_str).unwrap_or("?")
+                )
+            })
+            .collect()
+    };
+    // The walker does find them where they are meant to be.
+    for graph_caller in [
+        "autoenroll-enroll",
+        "autoenroll-subscriptions",
+        "autoenroll-reconcile",
+    ] {
+        let found = credential_statements(&role_of(graph_caller));
+        assert_eq!(
+            found.len(),
+            2,
+            "{graph_caller}: client secret and STS statements, got {found:?}"
+        );
+    }
+    let webhook_role = role_of("autoenroll-webhook");
+    assert!(!statements_of(&webhook_role).is_empty());
+    assert_no_problems(
+        "statements giving the webhook a Graph credential",
+        &credential_statements(&webhook_role),
+    );
+    let outputs = template.get("Outputs").expect("Outputs");
     assert!(
-        redrive.get("deadLetterTargetArn").is_some() && redrive.get("maxReceiveCount").is_some(),
-        "{queue_id}: RedrivePolicy needs deadLetterTargetArn and maxReceiveCount"
+        !mentions(outputs, &webhook_role),
+        "an output still names {webhook_role} (the federated-credential guide must not list it)"
     );
 }
 
 // ------------------------------------------------------------------------------------------
 // helpers
 // ------------------------------------------------------------------------------------------
+
+/// Every IAM statement (a mapping with `Effect`) in `v`, also inside `!If` branches.
+fn statements<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
+    match v {
+        Value::Mapping(m) if m.contains_key("Effect") => out.push(v),
+        Value::Mapping(m) => m.values().for_each(|x| statements(x, out)),
+        Value::Sequence(s) => s.iter().for_each(|x| statements(x, out)),
+        Value::Tagged(t) => statements(&t.value, out),
+        _ => {}
+    }
+}
+
+/// A statement's actions (one string or a list).
+fn actions(statement: &Value) -> Vec<&str> {
+    match statement.get("Action") {
+        Some(Value::String(a)) => vec![a.as_str()],
+        Some(Value::Sequence(s)) => s.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether `v` refers to the resource `logical_id` anywhere (`!Ref`, `!GetAtt`, their long
+/// forms).
+fn mentions(v: &Value, logical_id: &str) -> bool {
+    if referenced_resource(v).as_deref() == Some(logical_id) {
+        return true;
+    }
+    match v {
+        Value::Mapping(m) => m.values().any(|x| mentions(x, logical_id)),
+        Value::Sequence(s) => s.iter().any(|x| mentions(x, logical_id)),
+        Value::Tagged(t) => mentions(&t.value, logical_id),
+        _ => false,
+    }
+}
 
 fn sqs_event(props: &Value) -> Option<&Value> {
     props
