@@ -16,15 +16,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use autoenroll_core::failure::{Cause, Disposition};
 use autoenroll_core::outcome::Outcome;
 use autoenroll_core::phone;
 use autoenroll_core::plan::Plan;
 use autoenroll_core::policy::Policy;
 use autoenroll_core::ports::{AuditSink, MemoryStore, Trigger};
-use autoenroll_core::read::ReadError;
-use autoenroll_enroll::{
-    Enroller, PlannedUser, Settle, UserReport, UserResult, read_error_summary,
-};
+use autoenroll_enroll::{Enroller, PlannedUser, Settle, UserReport, UserResult};
 use autoenroll_graph::model::User;
 use autoenroll_graph::{GraphError, UserQuery};
 use futures::{StreamExt, TryStreamExt};
@@ -240,8 +238,9 @@ impl<M: MemoryStore, A: AuditSink> Worker<'_, M, A> {
                 }
             }
             Err(e) => {
-                self.check_fatal_read(&e);
-                failed_row(user_id, None, read_error_summary(&e))
+                let cause = e.cause();
+                self.stop_if_systemic(&cause);
+                failed_row(user_id, None, cause.to_string())
             }
         }
     }
@@ -259,13 +258,8 @@ impl<M: MemoryStore, A: AuditSink> Worker<'_, M, A> {
                 self.writes
                     .fetch_add(completed.len() as u64, Ordering::SeqCst);
             }
-            if let UserResult::ReadFailed(e) = &report.result {
-                self.check_fatal_read(e);
-            }
-            if let Some(error) = &row.error
-                && is_refusal(error)
-            {
-                self.fatal(error);
+            if report.disposition() == Some(Disposition::Systemic) {
+                self.fatal(row.error.as_deref().unwrap_or_default());
             }
             let retry = report.settle() == Settle::Retry
                 && attempt < USER_ATTEMPTS
@@ -292,33 +286,21 @@ impl<M: MemoryStore, A: AuditSink> Worker<'_, M, A> {
         let codes = |notes: &[autoenroll_core::plan::SkipReason]| {
             notes.iter().map(|n| n.code()).collect::<Vec<_>>()
         };
-        let (decision, actions, reasons, error) = match &report.result {
+        let error = report.error_text();
+        let (decision, actions, reasons) = match &report.result {
             UserResult::Finished(Outcome::Done { actions, notes }) if actions.is_empty() => {
-                (Decision::AlreadyEnrolled, vec![], codes(notes), None)
+                (Decision::AlreadyEnrolled, vec![], codes(notes))
             }
             UserResult::Finished(Outcome::Done { actions, notes }) => {
-                (Decision::Enrolled, labels(actions), codes(notes), None)
+                (Decision::Enrolled, labels(actions), codes(notes))
             }
             UserResult::Finished(Outcome::Skipped(reason)) => {
-                (Decision::Skipped, vec![], vec![reason.code()], None)
+                (Decision::Skipped, vec![], vec![reason.code()])
             }
             UserResult::Finished(Outcome::Failed {
-                error,
-                completed,
-                notes,
-                ..
-            }) => (
-                Decision::Failed,
-                labels(completed),
-                codes(notes),
-                Some(error.clone()),
-            ),
-            UserResult::ReadFailed(e) => (
-                Decision::Failed,
-                vec![],
-                vec![],
-                Some(read_error_summary(e)),
-            ),
+                completed, notes, ..
+            }) => (Decision::Failed, labels(completed), codes(notes)),
+            UserResult::ReadFailed(_) => (Decision::Failed, vec![], vec![]),
         };
         UserRow {
             user_principal_name: upn.unwrap_or_default(),
@@ -331,28 +313,21 @@ impl<M: MemoryStore, A: AuditSink> Worker<'_, M, A> {
         }
     }
 
-    fn check_fatal_read(&self, e: &ReadError) {
-        if let ReadError::Graph(g) = e
-            && (g.is_forbidden() || g.is_unauthorized())
-        {
-            self.fatal(&read_error_summary(e));
+    fn stop_if_systemic(&self, cause: &Cause) {
+        if cause.disposition() == Disposition::Systemic {
+            self.fatal(&cause.to_string());
         }
     }
 
+    /// A systemic failure (credential, permissions, configuration, the store refusing us)
+    /// would fail every other user the same way: no point going on.
     fn fatal(&self, error: &str) {
         self.abort.set_once(format!(
-            "Graph refused the app ({error}): check its permissions with `autoenroll doctor`"
+            "stopped: a failure that is not about one user ({error}); check the app's \
+             credential and permissions with `autoenroll doctor`"
         ));
         self.stop.stop();
     }
-}
-
-/// A 401/403: the app lacks a permission or its credential is refused — no point going on.
-fn is_refusal(error: &str) -> bool {
-    matches!(
-        error.split_whitespace().next(),
-        Some("401" | "403" | "Authentication")
-    )
 }
 
 fn failed_row(user_id: &str, upn: Option<String>, error: String) -> UserRow {

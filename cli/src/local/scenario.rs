@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use autoenroll_core::ports::AuditRecord;
+use autoenroll_core::ports::{AuditOutcome, AuditRecord};
 use graph_sim::Control;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -63,7 +63,7 @@ pub trait Progress {
 
 /// Whether a record is for `user_id`, after `at`, and did what the event needed.
 pub fn protects(event: &ScenarioEvent, record: &AuditRecord) -> bool {
-    if record.user_id != event.user_id || record.outcome != "done" {
+    if record.user_id != event.user_id || record.outcome != AuditOutcome::Done {
         return false;
     }
     let after = OffsetDateTime::parse(&record.at, &Rfc3339).is_ok_and(|at| at >= event.at);

@@ -4,9 +4,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use autoenroll_core::failure::Disposition;
 use autoenroll_core::phone;
 use autoenroll_core::policy::{MfaMode, Policy};
-use autoenroll_core::ports::{AuditRecord, Trigger};
+use autoenroll_core::ports::{AuditOutcome, AuditRecord, Trigger};
 use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -84,6 +85,8 @@ pub struct LocalSummary {
     /// Users whose own phone differs from AD's number (left alone, reported).
     pub conflicts: usize,
     pub failed: usize,
+    /// Failed users by what happens next (the last outcome of each).
+    pub failed_by_disposition: BTreeMap<Disposition, usize>,
     pub dead_letters: usize,
     pub new_hires: ScenarioCount,
     pub number_changes: ScenarioCount,
@@ -147,7 +150,7 @@ pub fn compute(inputs: &Inputs<'_>) -> LocalSummary {
         .unwrap_or_default();
     s.users = users.len();
     for r in inputs.records {
-        if r.outcome == "done" || r.outcome == "failed" {
+        if matches!(r.outcome, AuditOutcome::Done | AuditOutcome::Failed(_)) {
             for a in &r.actions {
                 let kind = a.split(':').next().unwrap_or(a).to_owned();
                 *s.writes_by_action.entry(kind).or_default() += 1;
@@ -188,16 +191,19 @@ pub fn compute(inputs: &Inputs<'_>) -> LocalSummary {
         let last = records[records.len() - 1];
         let acted = records
             .iter()
-            .any(|r| r.outcome == "done" && !r.actions.is_empty());
-        match last.outcome.as_str() {
-            "done" if acted => s.enrolled += 1,
-            "done" => s.already_protected += 1,
-            "skipped" => {
+            .any(|r| r.outcome == AuditOutcome::Done && !r.actions.is_empty());
+        match last.outcome {
+            AuditOutcome::Done if acted => s.enrolled += 1,
+            AuditOutcome::Done => s.already_protected += 1,
+            AuditOutcome::Skipped => {
                 s.skipped += 1;
                 let reason = last.reasons.first().cloned().unwrap_or_default();
                 *s.skipped_by_reason.entry(reason).or_default() += 1;
             }
-            _ => s.failed += 1,
+            AuditOutcome::Failed(disposition) => {
+                s.failed += 1;
+                *s.failed_by_disposition.entry(disposition).or_default() += 1;
+            }
         }
         if last
             .reasons
@@ -211,8 +217,8 @@ pub fn compute(inputs: &Inputs<'_>) -> LocalSummary {
         if changed {
             check.protected_in_simulator += 1;
         }
-        match last.outcome.as_str() {
-            "done" => {
+        match last.outcome {
+            AuditOutcome::Done => {
                 if !protected(inputs.policy, inputs.final_dump, id, after) {
                     check.mismatches.push(format!(
                         "{upn}: outcome says protected, the simulator shows no usable method or MFA off"
@@ -248,7 +254,7 @@ pub fn compute(inputs: &Inputs<'_>) -> LocalSummary {
                     }
                 }
             }
-            "skipped" if changed && !acted => check.mismatches.push(format!(
+            AuditOutcome::Skipped if changed && !acted => check.mismatches.push(format!(
                 "{upn}: skipped, yet its methods or MFA state changed in the simulator"
             )),
             _ => {}
@@ -355,6 +361,9 @@ pub fn render(s: &LocalSummary) -> String {
         format!("{}  (left alone)", s.conflicts),
     ]);
     t.row(["failed".to_owned(), s.failed.to_string()]);
+    for (disposition, count) in &s.failed_by_disposition {
+        t.row([format!("  {}", disposition.as_str()), count.to_string()]);
+    }
     t.row(["dead letters".to_owned(), s.dead_letters.to_string()]);
     t.row([
         "new hires protected".to_owned(),
@@ -424,12 +433,12 @@ pub fn render(s: &LocalSummary) -> String {
 mod tests {
     use super::*;
 
-    fn record(user: &str, outcome: &str, actions: &[&str]) -> AuditRecord {
+    fn record(user: &str, outcome: AuditOutcome, actions: &[&str]) -> AuditRecord {
         AuditRecord {
             user_id: user.into(),
             user_principal_name: Some(format!("{user}@contoso.com")),
             at: "2026-01-01T00:00:00Z".into(),
-            outcome: outcome.into(),
+            outcome,
             actions: actions.iter().map(|a| (*a).to_owned()).collect(),
             reasons: vec![],
             masked_number: actions
@@ -481,7 +490,7 @@ mod tests {
         let final_dump = dump(mfa, phone);
         let records = [record(
             "u1",
-            "done",
+            AuditOutcome::Done,
             &["addMobile", "setPerUserMfa:enabled"],
         )];
         compute(&inputs(&policy, &initial, &final_dump, &records, writes))

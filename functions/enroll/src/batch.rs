@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use autoenroll_aws::fifo::decode_body;
 use autoenroll_aws::metrics::EmfMetrics;
+use autoenroll_core::failure::Disposition;
 use autoenroll_core::ids;
 use autoenroll_core::ports::{AuditSink, EnrollRequest, MemoryStore};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -131,7 +132,7 @@ async fn handle_message<M: MemoryStore, A: AuditSink>(
                 why = why.as_str(),
                 "message is not an enroll request for this tenant; dropped"
             );
-            metrics.failed();
+            metrics.failed(Disposition::Permanent);
             return Settle::Ack;
         }
     };
@@ -168,7 +169,9 @@ fn emit(metrics: &EmfMetrics, report: &UserReport) {
         UserResult::Finished(Outcome::Done { .. }) => metrics.skipped("alreadyEnrolled"),
         UserResult::Finished(Outcome::Skipped(reason)) => metrics.skipped(metric_reason(reason)),
         UserResult::Finished(Outcome::Failed { .. }) | UserResult::ReadFailed(_) => {
-            metrics.failed();
+            if let Some(disposition) = report.disposition() {
+                metrics.failed(disposition);
+            }
         }
     }
     if report.was_throttled() {
@@ -207,8 +210,8 @@ fn log(report: &UserReport, message_id: &str, receive_count: &str, settle: Settl
             message_id,
             receive_count,
             user_id = %report.user_id,
-            error = %crate::enroller::read_error_summary(e),
-            retry = settle == Settle::Retry,
+            error = %e.cause(),
+            disposition = e.cause().disposition().as_str(),
             "user could not be read"
         ),
         (_, Settle::Retry) => tracing::warn!(
@@ -216,6 +219,8 @@ fn log(report: &UserReport, message_id: &str, receive_count: &str, settle: Settl
             receive_count,
             user_id = %report.user_id,
             outcome,
+            error = report.error_text().unwrap_or_default(),
+            disposition = report.disposition().map(|d| d.as_str()).unwrap_or_default(),
             ?actions,
             "user not finished; the message will be delivered again"
         ),

@@ -6,12 +6,15 @@ use std::sync::Arc;
 
 use autoenroll_core::apply::apply;
 use autoenroll_core::audit;
+use autoenroll_core::failure::Disposition;
 use autoenroll_core::outcome::Outcome;
 use autoenroll_core::plan::{self, Plan, UserView};
 use autoenroll_core::policy::Policy;
-use autoenroll_core::ports::{AuditRecord, AuditSink, MemoryStore, StoreError, Trigger};
+use autoenroll_core::ports::{
+    AuditOutcome, AuditRecord, AuditSink, MemoryStore, StoreError, Trigger,
+};
 use autoenroll_core::read::{ReadError, ReadView, read_view};
-use autoenroll_graph::{GraphClient, GraphError, GraphErrorKind};
+use autoenroll_graph::GraphClient;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -68,37 +71,45 @@ pub enum UserResult {
 /// What the queue should do with the message that asked for this user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Settle {
-    /// Done, skipped on purpose, or failed in a way that retrying cannot fix for this user:
-    /// delete the message (the outcome is in the audit trail).
+    /// Done, skipped on purpose, or [`Disposition::Permanent`]: delete the message (the
+    /// outcome is in the audit trail).
     Ack,
-    /// Try again later (throttling, 5xx, timeouts, store outages, a user changed under us) —
-    /// or a failure that is not about this user (our credential or permissions), which an
-    /// operator fixes and then redrives from the dead-letter queue.
+    /// Fail the message: [`Disposition::Retry`] (passing) or [`Disposition::Systemic`] (not
+    /// about this user; it ends in the dead-letter queue, to be redriven once fixed).
     Retry,
 }
 
 impl UserReport {
+    /// What happens next, when this user failed (`None`: done or skipped).
+    pub fn disposition(&self) -> Option<Disposition> {
+        match &self.result {
+            UserResult::Finished(outcome) => outcome.disposition(),
+            UserResult::ReadFailed(e) => Some(e.cause().disposition()),
+        }
+    }
+
     pub fn settle(&self) -> Settle {
-        let retry = match &self.result {
-            UserResult::Finished(Outcome::Failed {
-                retryable, error, ..
-            }) => *retryable || is_systemic_summary(error) || is_server_error_summary(error),
-            UserResult::Finished(_) => false,
-            UserResult::ReadFailed(e) => {
-                e.is_retryable()
-                    || is_systemic_read_error(e)
-                    || matches!(e, ReadError::Graph(g) if g.status.is_some_and(|s| s >= 500))
-            }
-        };
-        if retry { Settle::Retry } else { Settle::Ack }
+        match self.disposition() {
+            Some(d) if d.keeps_message() => Settle::Retry,
+            _ => Settle::Ack,
+        }
     }
 
     /// Whether Graph's throttling is what stopped this user.
     pub fn was_throttled(&self) -> bool {
         match &self.result {
-            UserResult::Finished(Outcome::Failed { error, .. }) => error.starts_with("429"),
-            UserResult::ReadFailed(ReadError::Graph(e)) => e.is_throttled(),
+            UserResult::Finished(Outcome::Failed { failure, .. }) => failure.is_throttled(),
+            UserResult::ReadFailed(e) => e.cause().is_throttled(),
             _ => false,
+        }
+    }
+
+    /// The failure written out for logs and reports (status and code, never a message).
+    pub fn error_text(&self) -> Option<String> {
+        match &self.result {
+            UserResult::Finished(Outcome::Failed { failure, .. }) => Some(failure.to_string()),
+            UserResult::Finished(_) => None,
+            UserResult::ReadFailed(e) => Some(e.cause().to_string()),
         }
     }
 
@@ -115,58 +126,6 @@ impl UserReport {
                 "failed".into()
             }
         }
-    }
-}
-
-/// A failure that says nothing about the user: our token was refused, the app lacks a
-/// permission, the client is misconfigured, or the store refused us for a reason other than an
-/// outage. Acking would drop every user's message until someone notices; failing sends them to
-/// the dead-letter queue (alarmed) to be redriven once fixed.
-///
-/// `apply` summarises a Graph failure as `"{status} {code}"` or `"{kind:?}"`, and a store
-/// failure as `"memory: …"` (autoenroll_core::apply); this reads that summary.
-fn is_systemic_summary(error: &str) -> bool {
-    let status = error.split_whitespace().next().unwrap_or_default();
-    matches!(status, "401" | "403" | "Authentication" | "Config") || error.starts_with("memory:")
-}
-
-/// A 5xx the Graph client did not retry itself (a POST that may have been processed is
-/// never repeated inline, and 500 is not in its retry set). Graph's 500s are transient in
-/// practice; the message is delivered again, and the fresh read and plan make a repeat safe
-/// (a landed phone is found, not added twice). Acknowledging would lose the user for good.
-fn is_server_error_summary(error: &str) -> bool {
-    error
-        .split_whitespace()
-        .next()
-        .and_then(|status| status.parse::<u16>().ok())
-        .is_some_and(|status| status >= 500)
-}
-
-fn is_systemic_read_error(e: &ReadError) -> bool {
-    match e {
-        ReadError::Graph(g) => is_systemic_graph_error(g),
-        ReadError::Store(_) => true,
-    }
-}
-
-fn is_systemic_graph_error(e: &GraphError) -> bool {
-    e.is_unauthorized()
-        || e.is_forbidden()
-        || matches!(
-            e.kind,
-            GraphErrorKind::Authentication | GraphErrorKind::Config
-        )
-}
-
-/// Status and Graph error code of a read failure, never Graph's message (it may echo input).
-pub fn read_error_summary(e: &ReadError) -> String {
-    match e {
-        ReadError::Graph(g) => match (g.status, g.code.as_deref()) {
-            (Some(status), Some(code)) => format!("{status} {code}"),
-            (Some(status), None) => status.to_string(),
-            (None, _) => format!("{:?}", g.kind),
-        },
-        ReadError::Store(s) => format!("memory: {s}"),
     }
 }
 
@@ -247,9 +206,8 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
                     plan: None,
                     result: UserResult::ReadFailed(e),
                 };
-                let retried = report.settle() == Settle::Retry;
                 if let UserResult::ReadFailed(e) = &report.result {
-                    self.record_read_failure(user, trigger, e, retried).await;
+                    self.record_read_failure(user, trigger, e).await;
                 }
                 return report;
             }
@@ -297,13 +255,8 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
     }
 
     /// A read failure is an outcome too: it goes to the audit trail.
-    async fn record_read_failure(
-        &self,
-        user: &str,
-        trigger: &Trigger,
-        e: &ReadError,
-        retried: bool,
-    ) {
+    async fn record_read_failure(&self, user: &str, trigger: &Trigger, e: &ReadError) {
+        let cause = e.cause();
         let now = OffsetDateTime::now_utc();
         let record = AuditRecord {
             user_id: user.to_owned(),
@@ -311,13 +264,9 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
             at: now
                 .format(&Rfc3339)
                 .unwrap_or_else(|_| now.unix_timestamp().to_string()),
-            outcome: "failed".into(),
+            outcome: AuditOutcome::Failed(cause.disposition()),
             actions: vec![],
-            reasons: vec![format!(
-                "error:read:{}:{}",
-                if retried { "retryable" } else { "permanent" },
-                read_error_summary(e)
-            )],
+            reasons: vec![format!("error:read:{cause}")],
             masked_number: None,
             trigger: Some(trigger.clone()),
         };
@@ -346,38 +295,76 @@ fn log_lost_audit(e: &StoreError, record: &AuditRecord) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use autoenroll_core::failure::{Cause, Failure};
+    use autoenroll_core::plan::Action;
+    use autoenroll_core::ports::StoreError;
+    use autoenroll_graph::{GraphError, GraphErrorKind};
 
-    #[test]
-    fn permission_and_credential_failures_are_systemic() {
-        for summary in [
-            "403 Authorization_RequestDenied",
-            "401 InvalidAuthenticationToken",
-            "Authentication",
-            "Config",
-            "memory: store error: AccessDenied",
-        ] {
-            assert!(is_systemic_summary(summary), "{summary}");
+    fn failed_after_phone(e: &GraphError) -> UserReport {
+        UserReport {
+            user_id: "u1".into(),
+            user_principal_name: None,
+            plan: None,
+            result: UserResult::Finished(Outcome::Failed {
+                failure: Failure::new(Cause::from(e)),
+                completed: vec![Action::AddMobile {
+                    number: autoenroll_core::phone::GraphNumber::new("+31 612345678"),
+                }],
+                failed: Some(Action::SetSmsPreferred),
+                notes: vec![],
+            }),
         }
     }
 
-    #[test]
-    fn server_errors_the_client_did_not_retry_are_retried_by_the_queue() {
-        assert!(is_server_error_summary("500 InternalServerError"));
-        assert!(is_server_error_summary("503"));
-        assert!(!is_server_error_summary("400 invalidRequest"));
-        assert!(!is_server_error_summary("Timeout"));
+    /// The token endpoint as the Graph client reports it: kind Authentication with Entra's
+    /// status and OAuth `error`.
+    fn token_refused(status: u16, code: &str) -> GraphError {
+        let mut e = GraphError::from_response(status, &Default::default(), b"");
+        e.kind = GraphErrorKind::Authentication;
+        e.code = Some(code.into());
+        e
     }
 
     #[test]
-    fn per_user_failures_are_not_systemic() {
-        for summary in [
-            "400 invalidRequest",
-            "404 Request_ResourceNotFound",
-            "429 TooManyRequests",
-            "changed since planned: the mobile phone was removed",
-            "",
-        ] {
-            assert!(!is_systemic_summary(summary), "{summary}");
+    fn a_token_refused_with_400_mid_apply_keeps_the_message() {
+        // Entra answers a disabled app with 400 unauthorized_client: not this user's fault.
+        let report = failed_after_phone(&token_refused(400, "unauthorized_client"));
+        assert_eq!(report.disposition(), Some(Disposition::Systemic));
+        assert_eq!(report.settle(), Settle::Retry);
+    }
+
+    #[test]
+    fn permission_and_store_refusals_keep_the_message_a_bad_number_does_not() {
+        let graph = |status: u16, code: &str| {
+            GraphError::from_response(
+                status,
+                &Default::default(),
+                format!(r#"{{"error":{{"code":"{code}"}}}}"#).as_bytes(),
+            )
+        };
+        let cases = [
+            (graph(403, "Authorization_RequestDenied"), Settle::Retry),
+            (graph(500, "InternalServerError"), Settle::Retry),
+            (graph(429, "TooManyRequests"), Settle::Retry),
+            (graph(400, "invalidRequest"), Settle::Ack),
+        ];
+        for (e, settle) in cases {
+            assert_eq!(failed_after_phone(&e).settle(), settle, "{e}");
         }
+        let read = UserReport {
+            user_id: "u1".into(),
+            user_principal_name: None,
+            plan: None,
+            result: UserResult::ReadFailed(ReadError::Store(StoreError::Other("denied".into()))),
+        };
+        assert_eq!(read.disposition(), Some(Disposition::Systemic));
+        assert_eq!(read.settle(), Settle::Retry);
+    }
+
+    #[test]
+    fn throttling_is_read_from_the_cause() {
+        let e = GraphError::from_response(429, &Default::default(), b"");
+        assert!(failed_after_phone(&e).was_throttled());
+        assert!(!failed_after_phone(&token_refused(429, "x")).was_throttled());
     }
 }

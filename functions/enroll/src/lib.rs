@@ -23,7 +23,7 @@ mod enroller;
 pub mod local;
 
 pub use batch::{BatchError, handle_batch};
-pub use enroller::{Enroller, PlannedUser, Settle, UserReport, UserResult, read_error_summary};
+pub use enroller::{Enroller, PlannedUser, Settle, UserReport, UserResult};
 
 /// The variables this function reads itself, besides the policy's.
 const OWN_ENV_VARS: &[&str] = &[

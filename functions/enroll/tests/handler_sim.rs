@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use autoenroll_aws::metrics::{CapturedMetrics, EmfMetrics};
+use autoenroll_core::failure::Disposition;
 use autoenroll_core::memory::{InMemoryAuditSink, InMemoryMemoryStore};
 use autoenroll_core::outcome::Outcome;
 use autoenroll_core::policy::Policy;
-use autoenroll_core::ports::{EnrollRequest, Trigger};
+use autoenroll_core::ports::{AuditOutcome, EnrollRequest, Trigger};
 use autoenroll_enroll::{EnrollFunction, Enroller, PlannedUser, Settle, UserResult};
 use autoenroll_graph::{Credential, GraphClient, GraphConfig, PacingConfig, RetryConfig, Secret};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -191,7 +192,7 @@ async fn new_hire_message_enrolls_the_user_and_is_acknowledged() {
     assert!(w.memory.snapshot().contains_key(NEW_HIRE));
     let audit = w.audit.records();
     assert_eq!(audit.len(), 1);
-    assert_eq!(audit[0].outcome, "done");
+    assert_eq!(audit[0].outcome, AuditOutcome::Done);
     assert_eq!(w.metrics.total("Enrolled", None), 1.0);
     assert!(w.metrics.total("LatencyMs", None) > 0.0);
     w.sim.shutdown().await;
@@ -343,9 +344,12 @@ async fn app_missing_a_permission_leaves_the_message_for_the_dead_letter_queue()
     // The reason is in the audit trail, for whoever looks at the dead-letter queue.
     let audit = w.audit.records();
     assert_eq!(audit.len(), 1);
-    assert_eq!(audit[0].outcome, "failed");
+    assert_eq!(
+        audit[0].outcome,
+        AuditOutcome::Failed(Disposition::Systemic)
+    );
     assert!(
-        audit[0].reasons[0].starts_with("error:read:retryable:403"),
+        audit[0].reasons[0].starts_with("error:read:403"),
         "{audit:?}"
     );
     w.sim.shutdown().await;

@@ -22,8 +22,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use autoenroll_core::ports::{
-    AuditRecord, AuditSink, DeltaLinkStore, ManagedPhone, MemoryStore, PendingPhone, StoreError,
-    SubscriptionRecord, SubscriptionStore,
+    AuditOutcome, AuditRecord, AuditSink, DeltaLinkStore, ManagedPhone, MemoryStore, PendingPhone,
+    StoreError, SubscriptionRecord, SubscriptionStore,
 };
 use autoenroll_graph::model::PhoneType;
 use aws_sdk_dynamodb::client::Waiters;
@@ -391,7 +391,8 @@ fn audit_from_item(item: &Item) -> Result<AuditRecord, StoreError> {
         user_id: string(item, "userId")?,
         user_principal_name: optional_string(item, "upn")?,
         at: string(item, "at")?,
-        outcome: string(item, "outcome")?,
+        outcome: AuditOutcome::from_name(&string(item, "outcome")?)
+            .ok_or_else(|| malformed("outcome"))?,
         actions: strings(item, "actions")?,
         reasons: strings(item, "reasons")?,
         masked_number: optional_string(item, "maskedNumber")?,
@@ -412,7 +413,7 @@ impl AuditSink for DynamoStore {
             .item(SK, s(sort_key))
             .item("userId", s(&record.user_id))
             .item("at", s(&record.at))
-            .item("outcome", s(&record.outcome))
+            .item("outcome", s(record.outcome.as_str()))
             .item("actions", string_list(&record.actions))
             .item("reasons", string_list(&record.reasons))
             .item(TTL_ATTRIBUTE, n(expires_at));

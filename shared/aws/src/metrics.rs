@@ -4,7 +4,8 @@
 //! (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>).
 //!
 //! Namespace `autoenroll`; metrics `Enrolled`, `Skipped` (per `Reason`, and in total),
-//! `Failed`, `GraphThrottled` (429s), `LatencyMs`, `SubscriptionLifecycle` (per `Event`).
+//! `Failed` (per `Disposition` — `retry`, `systemic`, `permanent` — and in total; alarm on
+//! `systemic`), `GraphThrottled` (429s), `LatencyMs`, `SubscriptionLifecycle` (per `Event`).
 //! Dimension values are reason or event names only: never a user, a number or anything else
 //! with unbounded cardinality or personal data.
 
@@ -12,6 +13,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use autoenroll_core::failure::Disposition;
 use serde_json::{Value, json};
 
 pub const NAMESPACE: &str = "autoenroll";
@@ -24,8 +26,8 @@ pub enum Metric<'a> {
     /// A user was deliberately left alone; `reason` is the skip reason's name
     /// (e.g. `NoMobileNumber`), a small fixed set.
     Skipped { reason: &'a str },
-    /// Processing a user failed (will be retried or dead-lettered).
-    Failed,
+    /// Processing a user failed; `disposition` says what happens next.
+    Failed { disposition: Disposition },
     /// Graph answered 429 this many times.
     GraphThrottled(u64),
     /// Time to handle one user (or one request), in milliseconds.
@@ -43,7 +45,7 @@ impl Metric<'_> {
         match self {
             Metric::Enrolled => "Enrolled",
             Metric::Skipped { .. } => "Skipped",
-            Metric::Failed => "Failed",
+            Metric::Failed { .. } => "Failed",
             Metric::GraphThrottled(_) => "GraphThrottled",
             Metric::LatencyMs(_) => "LatencyMs",
             Metric::WebhookRejected { .. } => "WebhookRejected",
@@ -74,6 +76,7 @@ pub fn emf_document(metric: &Metric<'_>, timestamp_ms: u64) -> Value {
     let dimensions = match metric {
         Metric::Skipped { .. } | Metric::WebhookRejected { .. } => json!([["Reason"], []]),
         Metric::SubscriptionLifecycle { .. } => json!([["Event"]]),
+        Metric::Failed { .. } => json!([["Disposition"], []]),
         _ => json!([[]]),
     };
     let mut document = json!({
@@ -93,6 +96,9 @@ pub fn emf_document(metric: &Metric<'_>, timestamp_ms: u64) -> Value {
         }
         if let Metric::SubscriptionLifecycle { event } = metric {
             root.insert("Event".to_owned(), json!(event));
+        }
+        if let Metric::Failed { disposition } = metric {
+            root.insert("Disposition".to_owned(), json!(disposition.as_str()));
         }
     }
     document
@@ -156,8 +162,8 @@ impl EmfMetrics {
         self.emit(Metric::Skipped { reason });
     }
 
-    pub fn failed(&self) {
-        self.emit(Metric::Failed);
+    pub fn failed(&self, disposition: Disposition) {
+        self.emit(Metric::Failed { disposition });
     }
 
     pub fn graph_throttled(&self, count: u64) {
@@ -245,11 +251,10 @@ mod tests {
     fn every_metric_names_its_member_on_the_root() {
         let (metrics, captured) = EmfMetrics::capture();
         metrics.enrolled();
-        metrics.failed();
         metrics.graph_throttled(3);
         metrics.latency_ms(12.5);
         let documents = captured.documents();
-        assert_eq!(documents.len(), 4);
+        assert_eq!(documents.len(), 3);
         for document in &documents {
             // The spec: every metric a directive names must be a member of the root.
             let name = directive(document)["Metrics"][0]["Name"].as_str().unwrap();
@@ -261,10 +266,25 @@ mod tests {
         }
         assert_eq!(captured.total("GraphThrottled", None), 3.0);
         assert_eq!(
-            documents[3]["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"],
+            documents[2]["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"],
             "Milliseconds"
         );
         assert_eq!(captured.total("LatencyMs", None), 12.5);
+    }
+
+    #[test]
+    fn failures_carry_their_disposition() {
+        let (metrics, captured) = EmfMetrics::capture();
+        metrics.failed(Disposition::Systemic);
+        metrics.failed(Disposition::Retry);
+        let documents = captured.documents();
+        assert_eq!(
+            directive(&documents[0])["Dimensions"],
+            json!([["Disposition"], []])
+        );
+        assert_eq!(documents[0]["Disposition"], "systemic");
+        assert_eq!(documents[0]["Failed"], 1);
+        assert_eq!(captured.total("Failed", None), 2.0);
     }
 
     #[test]

@@ -5,9 +5,10 @@ mod common;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use autoenroll_aws::dynamo::{DEFAULT_AUDIT_RETENTION, DynamoStore, TTL_ATTRIBUTE, ensure_table};
+use autoenroll_core::failure::Disposition;
 use autoenroll_core::ports::{
-    AuditRecord, AuditSink, DeltaLinkStore, ManagedPhone, MemoryStore, PendingPhone, StoreError,
-    SubscriptionRecord, SubscriptionStore, Trigger,
+    AuditOutcome, AuditRecord, AuditSink, DeltaLinkStore, ManagedPhone, MemoryStore, PendingPhone,
+    StoreError, SubscriptionRecord, SubscriptionStore, Trigger,
 };
 use autoenroll_graph::model::PhoneType;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -124,7 +125,7 @@ async fn audit_record_is_stored_with_a_ttl_about_ninety_days_out() {
         user_id: "u1".into(),
         user_principal_name: Some("ada@contoso.example".into()),
         at: "2025-01-01T00:00:00Z".into(),
-        outcome: "done".into(),
+        outcome: AuditOutcome::Done,
         actions: vec!["AddPhone".into(), "EnableMfa".into()],
         reasons: vec![],
         masked_number: Some("+31 6******78".into()),
@@ -134,7 +135,7 @@ async fn audit_record_is_stored_with_a_ttl_about_ninety_days_out() {
     store.record(record.clone()).await.unwrap();
     store
         .record(AuditRecord {
-            outcome: "skipped".into(),
+            outcome: AuditOutcome::Skipped,
             reasons: vec!["NoMobileNumber".into()],
             masked_number: None,
             trigger: None,
@@ -183,7 +184,7 @@ async fn audit_retention_is_configurable() {
             user_id: "u2".into(),
             user_principal_name: None,
             at: "2025-01-01T00:00:00Z".into(),
-            outcome: "failed".into(),
+            outcome: AuditOutcome::Failed(Disposition::Retry),
             actions: vec![],
             reasons: vec!["GraphUnavailable".into()],
             masked_number: None,

@@ -19,8 +19,8 @@
 //!   that fails turns the outcome into a retryable failure (logged); the next attempt confirms
 //!   the pending phone it finds in place.
 //!
-//! Errors are summarised as status + Graph error code: never Graph's message, which may echo
-//! the number.
+//! Failures are typed ([`Cause`]); their text is status + Graph error code, never Graph's
+//! message, which may echo the number.
 
 use std::time::Duration;
 
@@ -30,6 +30,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::audit;
+use crate::failure::{Cause, Failure};
 use crate::outcome::Outcome;
 use crate::phone::{self, GraphNumber};
 use crate::plan::{Action, Plan, UserView};
@@ -129,14 +130,12 @@ async fn perform(
     let mut to_confirm: ToConfirm = None;
     let mut completed = Vec::with_capacity(actions.len());
     for action in actions {
-        let fail =
-            |retryable: bool, error: String, failed: Option<Action>, completed| Outcome::Failed {
-                retryable,
-                error,
-                completed,
-                failed,
-                notes: notes.clone(),
-            };
+        let fail = |cause: Cause, failed: Option<Action>, completed| Outcome::Failed {
+            failure: Failure::new(cause),
+            completed,
+            failed,
+            notes: notes.clone(),
+        };
         let phone_write = action.number().map(|n| (phone_type_of(action), n));
         if phone_write.is_some()
             && let Some((phone_type, number)) = to_confirm.take()
@@ -145,26 +144,13 @@ async fn perform(
             // An earlier phone of this plan is not confirmed: its pending entry stays (the
             // next attempt confirms it); this write is not started over it.
             tracing::error!(user_id, error = %e, "phone written but memory not confirmed");
-            let retryable = memory_retryable(&e);
-            return (
-                fail(retryable, format!("memory: {e}"), None, completed),
-                None,
-            );
+            return (fail(Cause::from(&e), None, completed), None);
         }
         if let Some((phone_type, number)) = phone_write
             && let Err(e) = intend(memory, view, managed, phone_type, number).await
         {
             tracing::warn!(user_id, error = %e, "phone write not started: memory not stored");
-            let retryable = memory_retryable(&e);
-            return (
-                fail(
-                    retryable,
-                    format!("memory: {e}"),
-                    Some(action.clone()),
-                    completed,
-                ),
-                None,
-            );
+            return (fail(Cause::from(&e), Some(action.clone()), completed), None);
         }
         let step = perform_action(graph, view, action).await;
         match step {
@@ -179,11 +165,12 @@ async fn perform(
             }
             Ok(Written::Done) => completed.push(action.clone()),
             Err(StepError::Graph(e)) => {
+                let cause = Cause::from(&e);
                 tracing::warn!(
                     user_id,
                     action = %action.label(),
-                    error = %summary(&e),
-                    retryable = e.is_retryable(),
+                    error = %cause,
+                    disposition = cause.disposition().as_str(),
                     "Graph write failed"
                 );
                 // A 4xx answer means Graph did not take the write; after a timeout or a 5xx it
@@ -191,15 +178,7 @@ async fn perform(
                 if phone_write.is_some() && e.status.is_some_and(|s| (400..500).contains(&s)) {
                     release(memory, view, managed).await;
                 }
-                return (
-                    fail(
-                        e.is_retryable(),
-                        summary(&e),
-                        Some(action.clone()),
-                        completed,
-                    ),
-                    to_confirm,
-                );
+                return (fail(cause, Some(action.clone()), completed), to_confirm);
             }
             Err(StepError::Changed(why)) => {
                 // The user changed under us (nothing written): a fresh read and plan will do
@@ -209,12 +188,7 @@ async fn perform(
                     release(memory, view, managed).await;
                 }
                 return (
-                    fail(
-                        true,
-                        format!("changed since planned: {why}"),
-                        Some(action.clone()),
-                        completed,
-                    ),
+                    fail(Cause::Changed(why), Some(action.clone()), completed),
                     to_confirm,
                 );
             }
@@ -229,31 +203,23 @@ async fn perform(
     )
 }
 
-/// A store error the next attempt may not meet (outage, or another writer's version).
-fn memory_retryable(e: &StoreError) -> bool {
-    matches!(e, StoreError::Unavailable(_) | StoreError::Conflict)
-}
-
-/// The outcome once the confirmation of a phone write it made has failed: a failure (retried
-/// when the store error is passing) with the Graph writes it did.
+/// The outcome once the confirmation of a phone write it made has failed: a failure with the
+/// Graph writes it did (the store error joins an earlier failure; the graver decides).
 fn unconfirmed(outcome: Outcome, e: &StoreError) -> Outcome {
     match outcome {
         Outcome::Done { actions, notes } => Outcome::Failed {
-            retryable: memory_retryable(e),
-            error: format!("memory: {e}"),
+            failure: Failure::new(Cause::from(e)),
             completed: actions,
             failed: None,
             notes,
         },
         Outcome::Failed {
-            retryable,
-            error,
+            failure,
             completed,
             failed,
             notes,
         } => Outcome::Failed {
-            retryable: retryable || memory_retryable(e),
-            error: format!("{error}; memory: {e}"),
+            failure: failure.and_then(Cause::from(e)),
             completed,
             failed,
             notes,
@@ -509,18 +475,10 @@ async fn settle_pending(
     }
 }
 
-/// Status and Graph error code, never the message.
-fn summary(e: &GraphError) -> String {
-    match (e.status, e.code.as_deref()) {
-        (Some(status), Some(code)) => format!("{status} {code}"),
-        (Some(status), None) => status.to_string(),
-        (None, _) => format!("{:?}", e.kind),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::failure::{Disposition, StoreKind};
     use crate::plan::SkipReason;
 
     fn add_mobile() -> Action {
@@ -538,46 +496,56 @@ mod tests {
         let outage = StoreError::Unavailable("throttled".into());
         match unconfirmed(done.clone(), &outage) {
             Outcome::Failed {
-                retryable: true,
-                error,
+                failure,
                 completed,
                 failed: None,
                 ..
             } => {
-                assert_eq!(error, format!("memory: {outage}"));
+                assert_eq!(failure.cause, Cause::from(&outage));
+                assert_eq!(failure.disposition(), Disposition::Retry);
                 assert_eq!(completed.len(), 2);
             }
             other => panic!("{other:?}"),
         }
-        // A permanent store error is not retried (the pending entry stays for reconcile).
+        // A store that refuses us is systemic: the message is kept for after the fix.
         let broken = StoreError::Other("access denied".into());
-        assert!(matches!(
-            unconfirmed(done, &broken),
-            Outcome::Failed {
-                retryable: false,
-                ..
-            }
-        ));
+        assert_eq!(
+            unconfirmed(done, &broken).disposition(),
+            Some(Disposition::Systemic)
+        );
     }
 
     #[test]
     fn a_lost_confirmation_after_a_failed_write_keeps_that_failure_and_adds_the_memory_error() {
+        let bad_number = Cause::Graph {
+            kind: autoenroll_graph::GraphErrorKind::Http,
+            status: Some(400),
+            code: Some("invalidRequest".into()),
+            throttled: false,
+        };
         let failed = Outcome::Failed {
-            retryable: false,
-            error: "403 accessDenied".into(),
+            failure: Failure::new(bad_number.clone()),
             completed: vec![add_mobile()],
             failed: Some(Action::SetSmsPreferred),
             notes: vec![],
         };
         match unconfirmed(failed, &StoreError::Conflict) {
             Outcome::Failed {
-                retryable,
-                error,
-                failed,
-                ..
+                failure, failed, ..
             } => {
-                assert!(retryable, "a conflict is worth another attempt");
-                assert!(error.starts_with("403 accessDenied; memory:"), "{error}");
+                assert_eq!(
+                    failure.disposition(),
+                    Disposition::Retry,
+                    "a conflict is worth another attempt"
+                );
+                assert_eq!(failure.cause, bad_number);
+                assert_eq!(
+                    failure.then.as_deref(),
+                    Some(&Cause::Store {
+                        kind: StoreKind::Conflict,
+                        detail: String::new()
+                    })
+                );
                 assert_eq!(failed, Some(Action::SetSmsPreferred));
             }
             other => panic!("{other:?}"),

@@ -1,6 +1,6 @@
 //! One audit record per outcome: who, when, what was done and why — never a number in clear
 //! (the masked form only) and never a Graph error message (it may echo the number); the error
-//! field of a failed outcome holds a status and a code.
+//! reason of a failed outcome holds the typed cause written out (status and code).
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -26,18 +26,16 @@ pub fn record(
         }
         Outcome::Skipped(reason) => (vec![], vec![reason.code()], vec![]),
         Outcome::Failed {
-            retryable,
-            error,
+            failure,
             completed,
             failed,
             notes,
         } => {
             let mut reasons = vec![format!(
-                "error:{}:{}:{error}",
+                "error:{}:{failure}",
                 failed
                     .as_ref()
                     .map_or_else(|| "store".to_owned(), Action::label),
-                if *retryable { "retryable" } else { "permanent" },
             )];
             reasons.extend(codes(notes));
             let touched = completed.iter().chain(failed.iter()).collect();
@@ -55,7 +53,7 @@ pub fn record(
         at: at
             .format(&Rfc3339)
             .unwrap_or_else(|_| at.unix_timestamp().to_string()),
-        outcome: outcome.kind().to_owned(),
+        outcome: outcome.audit_outcome(),
         actions,
         reasons,
         masked_number,
@@ -66,9 +64,11 @@ pub fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::failure::{Cause, Disposition, Failure, StoreKind};
     use crate::phone::{GraphNumber, PhoneRejection};
     use crate::plan::SkipReason;
     use crate::policy::Exclusion;
+    use crate::ports::AuditOutcome;
     use autoenroll_graph::model::PerUserMfaState;
     use time::macros::datetime;
 
@@ -99,7 +99,7 @@ mod tests {
             &outcome,
             AT,
         );
-        assert_eq!(r.outcome, "done");
+        assert_eq!(r.outcome, AuditOutcome::Done);
         assert_eq!(
             r.actions,
             vec!["addMobile", "setSmsPreferred", "setPerUserMfa:enabled"]
@@ -115,7 +115,7 @@ mod tests {
     fn skipped_outcome_carries_its_reason_and_no_number() {
         let outcome = Outcome::Skipped(SkipReason::InvalidNumber(PhoneRejection::TooShort));
         let r = record("u1", None, None, &outcome, AT);
-        assert_eq!(r.outcome, "skipped");
+        assert_eq!(r.outcome, AuditOutcome::Skipped);
         assert!(r.actions.is_empty());
         assert_eq!(r.reasons, vec!["invalidNumber:tooShort"]);
         assert_eq!(r.masked_number, None);
@@ -136,33 +136,57 @@ mod tests {
     #[test]
     fn failed_outcome_records_completed_actions_the_failure_and_the_masked_number() {
         let outcome = Outcome::Failed {
-            retryable: true,
-            error: "429 TooManyRequests".into(),
+            failure: Failure::new(Cause::Graph {
+                kind: autoenroll_graph::GraphErrorKind::Http,
+                status: Some(429),
+                code: Some("TooManyRequests".into()),
+                throttled: true,
+            }),
             completed: vec![],
             failed: Some(add_mobile()),
             notes: vec![SkipReason::NoNumber],
         };
         let r = record("u1", None, None, &outcome, AT);
-        assert_eq!(r.outcome, "failed");
+        assert_eq!(r.outcome, AuditOutcome::Failed(Disposition::Retry));
         assert!(r.actions.is_empty());
         assert_eq!(
             r.reasons,
-            vec!["error:addMobile:retryable:429 TooManyRequests", "noNumber"]
+            vec!["error:addMobile:429 TooManyRequests", "noNumber"]
         );
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["outcome"], "failedRetry");
         assert_eq!(r.masked_number.as_deref(), Some("+31 6******78"));
     }
 
     #[test]
     fn store_failure_after_graph_writes_is_labelled_store() {
         let outcome = Outcome::Failed {
-            retryable: true,
-            error: "store unavailable".into(),
+            failure: Failure::new(Cause::Store {
+                kind: StoreKind::Refused,
+                detail: "AccessDenied".into(),
+            }),
             completed: vec![add_mobile()],
             failed: None,
             notes: vec![],
         };
         let r = record("u1", None, None, &outcome, AT);
         assert_eq!(r.actions, vec!["addMobile"]);
-        assert_eq!(r.reasons, vec!["error:store:retryable:store unavailable"]);
+        assert_eq!(r.reasons, vec!["error:store:memory refused: AccessDenied"]);
+        assert_eq!(r.outcome, AuditOutcome::Failed(Disposition::Systemic));
+    }
+}
+
+#[cfg(test)]
+mod outcome_names {
+    use crate::ports::AuditOutcome;
+
+    #[test]
+    fn every_audit_outcome_reads_back_from_its_name() {
+        for o in AuditOutcome::ALL {
+            assert_eq!(AuditOutcome::from_name(o.as_str()), Some(o));
+            let json = serde_json::to_string(&o).unwrap();
+            assert_eq!(serde_json::from_str::<AuditOutcome>(&json).unwrap(), o);
+        }
+        assert_eq!(AuditOutcome::from_name("failed"), None);
     }
 }

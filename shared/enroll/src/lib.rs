@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod audit;
 pub mod delivery;
+pub mod failure;
 pub mod ids;
 pub mod lifecycle;
 pub mod memory;

@@ -266,7 +266,7 @@ mod tests {
                 user_id: id.into(),
                 user_principal_name: None,
                 at: "2026-01-01T00:00:00Z".into(),
-                outcome: "done".into(),
+                outcome: crate::ports::AuditOutcome::Done,
                 actions: vec![],
                 reasons: vec![],
                 masked_number: None,

@@ -1,7 +1,9 @@
 //! What happened to one user: the result of `apply` (and of an early skip), which becomes one
 //! audit record and one metric.
 
+use crate::failure::{Disposition, Failure};
 use crate::plan::{Action, Plan, SkipReason};
+use crate::ports::AuditOutcome;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -15,10 +17,8 @@ pub enum Outcome {
     Skipped(SkipReason),
     /// An action failed; the ones before it took effect, the ones after it were not tried.
     Failed {
-        /// Try the whole user again later (throttling, 5xx, timeouts, store outages).
-        retryable: bool,
-        /// Status and Graph error code or store error: never a number, token or clientState.
-        error: String,
+        /// Why, typed; [`Failure::disposition`] says what happens next.
+        failure: Failure,
         completed: Vec<Action>,
         /// The action that failed (`None` when what failed was not a Graph write, e.g. the
         /// memory store after a successful phone write).
@@ -40,22 +40,20 @@ impl Outcome {
         }
     }
 
-    /// "done" | "skipped" | "failed" (the audit record's `outcome`).
-    pub fn kind(&self) -> &'static str {
+    /// What the audit record calls this outcome.
+    pub fn audit_outcome(&self) -> AuditOutcome {
         match self {
-            Outcome::Done { .. } => "done",
-            Outcome::Skipped(_) => "skipped",
-            Outcome::Failed { .. } => "failed",
+            Outcome::Done { .. } => AuditOutcome::Done,
+            Outcome::Skipped(_) => AuditOutcome::Skipped,
+            Outcome::Failed { failure, .. } => AuditOutcome::Failed(failure.disposition()),
         }
     }
 
-    pub fn is_retryable_failure(&self) -> bool {
-        matches!(
-            self,
-            Outcome::Failed {
-                retryable: true,
-                ..
-            }
-        )
+    /// What happens next after a failure (`None`: not a failure).
+    pub fn disposition(&self) -> Option<Disposition> {
+        match self {
+            Outcome::Failed { failure, .. } => Some(failure.disposition()),
+            _ => None,
+        }
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! This module is a contract between crates (see ARCHITECTURE.md); extend it, don't rename.
 
+use crate::failure::Disposition;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -108,12 +109,70 @@ pub struct AuditRecord {
     pub user_principal_name: Option<String>,
     /// RFC 3339.
     pub at: String,
-    /// "done" | "skipped" | "failed".
-    pub outcome: String,
+    pub outcome: AuditOutcome,
     pub actions: Vec<String>,
     pub reasons: Vec<String>,
     pub masked_number: Option<String>,
     pub trigger: Option<Trigger>,
+}
+
+/// What became of the user, one meaning per value: done, skipped on purpose, or failed with
+/// what happens next (stored as `done`, `skipped`, `failedRetry`, `failedSystemic`,
+/// `failedPermanent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditOutcome {
+    Done,
+    Skipped,
+    Failed(Disposition),
+}
+
+impl AuditOutcome {
+    pub const ALL: [AuditOutcome; 5] = [
+        AuditOutcome::Done,
+        AuditOutcome::Skipped,
+        AuditOutcome::Failed(Disposition::Retry),
+        AuditOutcome::Failed(Disposition::Systemic),
+        AuditOutcome::Failed(Disposition::Permanent),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditOutcome::Done => "done",
+            AuditOutcome::Skipped => "skipped",
+            AuditOutcome::Failed(Disposition::Retry) => "failedRetry",
+            AuditOutcome::Failed(Disposition::Systemic) => "failedSystemic",
+            AuditOutcome::Failed(Disposition::Permanent) => "failedPermanent",
+        }
+    }
+
+    /// The stored name back to the value (`None` for a name this version does not write).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == name)
+    }
+
+    pub fn is_failure(self) -> bool {
+        matches!(self, AuditOutcome::Failed(_))
+    }
+}
+
+impl std::fmt::Display for AuditOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for AuditOutcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for AuditOutcome {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Self::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown audit outcome {name:?}")))
+    }
 }
 
 #[async_trait]

@@ -5,6 +5,7 @@
 use autoenroll_graph::model::USER_SELECT;
 use autoenroll_graph::{GraphClient, GraphError};
 
+use crate::failure::Cause;
 use crate::plan::{self, Plan, SkipReason, UserView};
 use crate::policy::{MfaMode, Policy};
 use crate::ports::{MemoryStore, StoreError};
@@ -29,12 +30,11 @@ pub enum ReadError {
 }
 
 impl ReadError {
-    /// Whether reading again later may succeed.
-    pub fn is_retryable(&self) -> bool {
+    /// The typed cause; its disposition says what happens next.
+    pub fn cause(&self) -> Cause {
         match self {
-            ReadError::Graph(e) => e.is_retryable(),
-            ReadError::Store(StoreError::Unavailable(_)) => true,
-            ReadError::Store(_) => false,
+            ReadError::Graph(e) => Cause::from(e),
+            ReadError::Store(e) => Cause::from(e),
         }
     }
 }

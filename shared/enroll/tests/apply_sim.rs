@@ -6,12 +6,13 @@
 use std::time::Duration;
 
 use autoenroll_core::apply::apply;
+use autoenroll_core::failure::{Cause, Disposition, Failure};
 use autoenroll_core::memory::{InMemoryAuditSink, InMemoryMemoryStore};
 use autoenroll_core::outcome::Outcome;
 use autoenroll_core::phone::{self, GraphNumber};
 use autoenroll_core::plan::{Action, Plan, SkipReason, UserView, plan};
 use autoenroll_core::policy::{Exclusion, MfaMode, Policy};
-use autoenroll_core::ports::{ManagedPhone, MemoryStore, StoreError, Trigger};
+use autoenroll_core::ports::{AuditOutcome, ManagedPhone, MemoryStore, StoreError, Trigger};
 use autoenroll_core::read::{ReadView, read_view};
 use autoenroll_graph::model::{PerUserMfaState, PhoneType};
 use autoenroll_graph::{Credential, GraphClient, GraphConfig, PacingConfig, RetryConfig, Secret};
@@ -194,7 +195,7 @@ async fn new_hire_gets_mobile_sms_default_and_mfa_and_a_second_pass_does_nothing
 
     let audit = w.audit.records();
     assert_eq!(audit.len(), 1);
-    assert_eq!(audit[0].outcome, "done");
+    assert_eq!(audit[0].outcome, AuditOutcome::Done);
     assert_eq!(audit[0].masked_number.as_deref(), Some("+31 6******33"));
     assert_eq!(audit[0].trigger, Some(Trigger::Reconcile));
 
@@ -296,7 +297,8 @@ async fn phone_changed_by_the_user_between_plan_and_apply_is_not_overwritten() {
         .unwrap();
     let outcome = w.run(&p, &view, &planned).await;
     assert!(
-        matches!(&outcome, Outcome::Failed { retryable: true, completed, .. } if completed.is_empty()),
+        matches!(&outcome, Outcome::Failed { failure, completed, .. }
+            if completed.is_empty() && failure.disposition() == Disposition::Retry),
         "{outcome:?}"
     );
     assert_eq!(w.mobile(ADELE).await.as_deref(), Some("+31 611112222"));
@@ -356,17 +358,24 @@ async fn already_existing_phone_with_another_number_stops_before_mfa() {
         matches!(
             &outcome,
             Outcome::Failed {
-                retryable: true,
+                failure: Failure {
+                    cause: Cause::Changed(_),
+                    ..
+                },
                 failed: Some(Action::AddMobile { .. }),
                 ..
             }
         ),
         "{outcome:?}"
     );
+    assert_eq!(outcome.disposition(), Some(Disposition::Retry));
     assert_eq!(w.mobile(NEW_HIRE).await.as_deref(), Some("+31 644445555"));
     assert_eq!(w.mfa_state(NEW_HIRE).await, PerUserMfaState::Disabled);
     assert_eq!(w.preferred(NEW_HIRE).await, None);
-    assert_eq!(w.audit.records()[0].outcome, "failed");
+    assert_eq!(
+        w.audit.records()[0].outcome,
+        AuditOutcome::Failed(Disposition::Retry)
+    );
     w.sim.shutdown().await;
 }
 
@@ -399,10 +408,15 @@ async fn persistent_server_errors_fail_retryably_and_never_reach_mfa() {
     let (_, outcome) = w.enroll(&policy(), NEW_HIRE).await;
     match &outcome {
         Outcome::Failed {
-            completed, failed, ..
+            failure,
+            completed,
+            failed,
+            ..
         } => {
             assert!(completed.is_empty());
             assert!(matches!(failed, Some(Action::AddMobile { .. })));
+            // The client does not repeat a POST Graph may have carried out; the queue does.
+            assert_eq!(failure.disposition(), Disposition::Retry, "{failure}");
         }
         other => panic!("{other:?}"),
     }
@@ -410,9 +424,9 @@ async fn persistent_server_errors_fail_retryably_and_never_reach_mfa() {
     assert_eq!(w.mobile(NEW_HIRE).await, None);
     assert_eq!(w.mfa_state(NEW_HIRE).await, PerUserMfaState::Disabled);
     let audit = &w.audit.records()[0];
-    assert_eq!(audit.outcome, "failed");
+    assert_eq!(audit.outcome, AuditOutcome::Failed(Disposition::Retry));
     assert!(
-        audit.reasons[0].starts_with("error:addMobile:"),
+        audit.reasons[0].starts_with("error:addMobile:500"),
         "{audit:?}"
     );
     w.sim.shutdown().await;
@@ -426,7 +440,11 @@ async fn service_unavailable_is_reported_retryable() {
         FaultKind::Status { status: 503 },
     )));
     let (_, outcome) = w.enroll(&policy(), NEW_HIRE).await;
-    assert!(outcome.is_retryable_failure(), "{outcome:?}");
+    assert_eq!(
+        outcome.disposition(),
+        Some(Disposition::Retry),
+        "{outcome:?}"
+    );
     w.sim.shutdown().await;
 }
 
@@ -445,12 +463,19 @@ async fn number_graph_rejects_is_a_permanent_failure() {
         matches!(
             &outcome,
             Outcome::Failed {
-                retryable: false,
+                failure: Failure {
+                    cause: Cause::Graph {
+                        status: Some(400),
+                        ..
+                    },
+                    ..
+                },
                 ..
             }
         ),
         "{outcome:?}"
     );
+    assert_eq!(outcome.disposition(), Some(Disposition::Permanent));
     assert_eq!(w.mobile(NEW_HIRE).await, None);
     assert!(!format!("{outcome:?}").contains("612345678"));
     w.sim.shutdown().await;
@@ -466,11 +491,14 @@ async fn memory_store_down_means_no_phone_write_is_started() {
     let outcome = w.run(&p, &view, &planned).await;
     match &outcome {
         Outcome::Failed {
-            retryable: true,
+            failure,
             completed,
             failed: Some(Action::AddMobile { .. }),
             ..
-        } => assert!(completed.is_empty()),
+        } => {
+            assert!(completed.is_empty());
+            assert_eq!(failure.disposition(), Disposition::Retry);
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(w.mobile(NEW_HIRE).await, None);
@@ -531,17 +559,17 @@ async fn phone_written_but_never_confirmed_is_still_ours_next_time() {
     // the outcome a retryable failure with every Graph write listed.
     match &outcome {
         Outcome::Failed {
-            retryable: true,
+            failure,
             completed,
             failed: None,
-            error,
             ..
         } => {
             assert_eq!(
                 labels(completed),
                 vec!["addMobile", "setSmsPreferred", "setPerUserMfa:enabled"]
             );
-            assert!(error.starts_with("memory:"), "{error}");
+            assert!(matches!(failure.cause, Cause::Store { .. }), "{failure}");
+            assert_eq!(failure.disposition(), Disposition::Retry);
         }
         other => panic!("{other:?}"),
     }
@@ -662,7 +690,7 @@ async fn placeholder_number_is_skipped_and_audited_without_writes() {
     assert_eq!(enrollment_writes(&w.sim.control().counters()), 0);
     assert_eq!(w.mfa_state(LEE).await, PerUserMfaState::Disabled);
     let audit = &w.audit.records()[0];
-    assert_eq!(audit.outcome, "skipped");
+    assert_eq!(audit.outcome, AuditOutcome::Skipped);
     assert_eq!(audit.reasons, vec!["invalidNumber:placeholder"]);
     w.sim.shutdown().await;
 }

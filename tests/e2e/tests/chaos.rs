@@ -275,7 +275,7 @@ async fn run_chaos(size: Size) {
             let trail: Vec<_> = audit
                 .iter()
                 .filter(|r| &r.user_id == id)
-                .map(|r| (r.outcome.clone(), r.actions.clone(), r.reasons.clone()))
+                .map(|r| (r.outcome, r.actions.clone(), r.reasons.clone()))
                 .collect();
             let kinds: Vec<_> = control
                 .changes_since(baseline_changes)
@@ -443,7 +443,7 @@ async fn run_chaos(size: Size) {
         assert!(
             audit
                 .iter()
-                .any(|r| &r.user_id == user && r.outcome == "failed"),
+                .any(|r| &r.user_id == user && r.outcome.is_failure()),
             "{user} dead-lettered without a recorded failure"
         );
     }

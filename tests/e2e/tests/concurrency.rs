@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use autoenroll_aws::dynamo::{DynamoStore, ensure_table};
+use autoenroll_core::failure::{Cause, Disposition, StoreKind};
 use autoenroll_core::outcome::Outcome;
-use autoenroll_core::ports::Trigger;
+use autoenroll_core::ports::{AuditOutcome, Trigger};
 use autoenroll_e2e::contoso::NEW_HIRE;
 use autoenroll_e2e::{QueueKind, TENANT, graph_client, policy};
 use autoenroll_enroll::{Enroller, Settle, UserResult};
@@ -100,8 +101,10 @@ async fn two_workers_on_one_user_register_one_phone_and_switch_mfa_on_once() {
     assert!(
         matches!(
             &loser.result,
-            UserResult::Finished(Outcome::Failed { retryable: true, completed, failed: Some(_), error, .. })
-                if completed.is_empty() && error.starts_with("memory:")
+            UserResult::Finished(Outcome::Failed { failure, completed, failed: Some(_), .. })
+                if completed.is_empty()
+                    && matches!(failure.cause, Cause::Store { kind: StoreKind::Conflict, .. })
+                    && failure.disposition() == Disposition::Retry
         ),
         "{loser:?}"
     );
@@ -141,7 +144,10 @@ async fn two_workers_on_one_user_register_one_phone_and_switch_mfa_on_once() {
     let trail = store.audit_trail(NEW_HIRE).await.unwrap();
     assert_eq!(trail.len(), 2);
     assert_eq!(
-        trail.iter().filter(|t| t.record.outcome == "done").count(),
+        trail
+            .iter()
+            .filter(|t| t.record.outcome == AuditOutcome::Done)
+            .count(),
         1
     );
 

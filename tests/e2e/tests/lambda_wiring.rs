@@ -8,7 +8,7 @@ use autoenroll_aws::dynamo::ensure_table;
 use autoenroll_aws::poller;
 use autoenroll_aws::runtime::Env;
 use autoenroll_aws::sqs::SqsPoller;
-use autoenroll_core::ports::MemoryStore;
+use autoenroll_core::ports::{AuditOutcome, MemoryStore};
 use autoenroll_e2e::contoso::{ADELE, BREAKGLASS};
 use autoenroll_e2e::{APP, APP_SECRET, BREAKGLASS_UPN, QueueKind, TENANT};
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -113,6 +113,6 @@ async fn functions_built_from_their_environment_enroll_through_real_adapters() {
     assert!(memory.pending.is_none());
     let trail = store.audit_trail(ADELE).await.unwrap();
     assert_eq!(trail.len(), 1);
-    assert_eq!(trail[0].record.outcome, "done");
+    assert_eq!(trail[0].record.outcome, AuditOutcome::Done);
     sim.shutdown().await;
 }

@@ -3,7 +3,7 @@
 //! final state; and the same with every notification dropped, so only the reconcile sweep can
 //! find the changes.
 
-use autoenroll_core::ports::Trigger;
+use autoenroll_core::ports::{AuditOutcome, Trigger};
 use autoenroll_e2e::contoso::{ADELE, BREAKGLASS, JOHANNA};
 use autoenroll_e2e::{QueueKind, Stack, StackOptions};
 use graph_sim::NotificationOptions;
@@ -126,7 +126,7 @@ async fn change_notifications_drive_enrollment_through_webhook_and_sqs() {
         .audit
         .records()
         .into_iter()
-        .find(|r| r.user_id == rosa && r.outcome == "done")
+        .find(|r| r.user_id == rosa && r.outcome == AuditOutcome::Done)
         .unwrap();
     assert!(matches!(
         rosa_audit.trigger,
@@ -176,7 +176,7 @@ async fn with_every_notification_dropped_reconcile_finds_the_changes() {
         .audit
         .records()
         .into_iter()
-        .find(|r| r.user_id == rosa && r.outcome == "done")
+        .find(|r| r.user_id == rosa && r.outcome == AuditOutcome::Done)
         .unwrap();
     assert_eq!(rosa_audit.trigger, Some(Trigger::Reconcile));
 
