@@ -46,6 +46,64 @@ pub struct GraphError {
     pub throttle_information: Option<Box<str>>,
     /// `Retry-After`, when Graph sent one.
     pub retry_after: Option<Duration>,
+    /// Why the token endpoint failed, when it did (`kind` is then
+    /// [`GraphErrorKind::Authentication`] or [`GraphErrorKind::Connect`]).
+    pub token_failure: Option<Box<TokenFailure>>,
+}
+
+/// How getting an access token failed: lets a caller tell a refused credential (fix the
+/// configuration) from an outage (retry later) without reading messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenFailure {
+    /// Entra refused the request (4xx): `error` is the OAuth error, `aadsts` the AADSTS codes
+    /// (`error_codes`). Does not heal by retrying.
+    Refused {
+        status: u16,
+        error: OAuthError,
+        aadsts: Vec<u32>,
+    },
+    /// Entra failed or throttled (5xx, 429), after azure_identity's own retries.
+    Unavailable { status: u16 },
+    /// No answer within the request timeout.
+    Timeout,
+    /// The token endpoint could not be reached (DNS, connect, TLS).
+    Unreachable,
+    /// Anything else (e.g. the client-assertion provider failed, an unreadable answer).
+    Other,
+}
+
+/// The OAuth `error` of a token response (RFC 6749 §5.2, and Entra's `invalid_tenant`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OAuthError {
+    /// Bad, expired or missing secret or assertion.
+    InvalidClient,
+    /// The app is unknown to the tenant or disabled.
+    UnauthorizedClient,
+    InvalidRequest,
+    InvalidScope,
+    InvalidGrant,
+    InvalidTenant,
+    UnsupportedGrantType,
+    TemporarilyUnavailable,
+    ServerError,
+    Other(Box<str>),
+}
+
+impl OAuthError {
+    pub fn parse(error: &str) -> Self {
+        match error {
+            "invalid_client" => Self::InvalidClient,
+            "unauthorized_client" => Self::UnauthorizedClient,
+            "invalid_request" => Self::InvalidRequest,
+            "invalid_scope" => Self::InvalidScope,
+            "invalid_grant" => Self::InvalidGrant,
+            "invalid_tenant" => Self::InvalidTenant,
+            "unsupported_grant_type" => Self::UnsupportedGrantType,
+            "temporarily_unavailable" => Self::TemporarilyUnavailable,
+            "server_error" => Self::ServerError,
+            other => Self::Other(other.into()),
+        }
+    }
 }
 
 impl fmt::Display for GraphError {
@@ -76,6 +134,7 @@ impl GraphError {
             throttle_scope: None,
             throttle_information: None,
             retry_after: None,
+            token_failure: None,
         }
     }
 
@@ -128,6 +187,7 @@ impl GraphError {
                 .get(http::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, std::time::SystemTime::now())),
+            token_failure: None,
         }
     }
 
@@ -136,6 +196,8 @@ impl GraphError {
     pub(crate) fn from_credential(err: &azure_core::Error) -> Self {
         let mut status = None;
         let mut code = None;
+        let mut aadsts = Vec::new();
+        let mut transport = None;
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
         while let Some(e) = source {
             if let Some(az) = e.downcast_ref::<azure_core::Error>()
@@ -149,18 +211,43 @@ impl GraphError {
                 // Prefer the OAuth `error` (`invalid_client`, …) over azure_identity's
                 // `error_codes` (AADSTS numbers), which stay in the message.
                 #[derive(Deserialize)]
-                struct OAuthError {
+                struct OAuthBody {
                     error: String,
+                    #[serde(default)]
+                    error_codes: Vec<u32>,
                 }
-                code = raw_response
+                let body = raw_response
                     .as_ref()
-                    .and_then(|r| serde_json::from_slice::<OAuthError>(r.body().as_ref()).ok())
+                    .and_then(|r| serde_json::from_slice::<OAuthBody>(r.body().as_ref()).ok());
+                aadsts = body
+                    .as_ref()
+                    .map(|b| b.error_codes.clone())
+                    .unwrap_or_default();
+                code = body
                     .map(|o| Box::from(o.error))
                     .or_else(|| error_code.as_deref().map(Box::from));
                 break;
             }
+            if let Some(r) = e.downcast_ref::<reqwest::Error>() {
+                transport = Some(if r.is_timeout() {
+                    TokenFailure::Timeout
+                } else if r.is_connect() {
+                    TokenFailure::Unreachable
+                } else {
+                    TokenFailure::Other
+                });
+            }
             source = e.source();
         }
+        let failure = match status {
+            Some(s @ (429 | 500..=599)) => TokenFailure::Unavailable { status: s },
+            Some(s) => TokenFailure::Refused {
+                status: s,
+                error: OAuthError::parse(code.as_deref().unwrap_or_default()),
+                aadsts,
+            },
+            None => transport.unwrap_or(TokenFailure::Other),
+        };
         let kind = match err.kind() {
             azure_core::error::ErrorKind::Connection if status.is_none() => GraphErrorKind::Connect,
             _ => GraphErrorKind::Authentication,
@@ -168,6 +255,7 @@ impl GraphError {
         Self {
             status,
             code,
+            token_failure: Some(Box::new(failure)),
             ..Self::new(kind, err.to_string())
         }
     }
@@ -232,6 +320,18 @@ impl GraphError {
             || code.contains("alreadyexist")
             || code.contains("conflict")
             || message.contains("already exist")
+    }
+
+    /// Why the token endpoint failed, if that is what this error is.
+    pub fn token_failure(&self) -> Option<&TokenFailure> {
+        self.token_failure.as_deref()
+    }
+
+    /// 403 `Authentication_RequestFromNonPremiumTenantOrB2CTenant`: the API (e.g. the
+    /// registration report) needs an Entra ID P1/P2 tenant.
+    pub fn is_premium_licence_required(&self) -> bool {
+        self.status == Some(403)
+            && self.code.as_deref() == Some("Authentication_RequestFromNonPremiumTenantOrB2CTenant")
     }
 
     /// 403: the app lacks a permission (`Authorization_RequestDenied`) or a quota was hit.

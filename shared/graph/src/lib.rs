@@ -43,9 +43,10 @@ pub use config::{
     AssertionError, ClientAssertionProvider, Credential, FileAssertion, GraphConfig,
     StaticAssertion,
 };
-pub use error::{GraphError, GraphErrorKind};
+pub use error::{GraphError, GraphErrorKind, OAuthError, TokenFailure};
 pub use pacer::{AimdConfig, BudgetClass, Pacer, PacingConfig};
-pub use resources::groups::MembershipChange;
+pub use resources::groups::{AddMembersError, MAX_MEMBERS_PER_REQUEST, MembershipChange};
+pub use resources::reports::RegistrationFilter;
 pub use resources::users::{DeltaStart, UserQuery};
 pub use retry::RetryConfig;
 pub use secret::Secret;

@@ -13,6 +13,9 @@ use crate::Secret;
 
 pub mod methods_policy;
 
+mod readiness;
+pub use readiness::*;
+
 /// Fixed method ids Graph gives phone methods, one per phone type.
 /// Source: https://learn.microsoft.com/graph/api/resources/phoneauthenticationmethod
 pub mod method_ids {

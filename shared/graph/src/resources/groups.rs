@@ -23,6 +23,27 @@ pub enum MembershipChange {
     AlreadyMember,
 }
 
+/// Graph's limit of references in one `members@odata.bind` (learn group-post-members).
+pub const MAX_MEMBERS_PER_REQUEST: usize = 20;
+
+/// Why [`Group::add_members`] added nobody.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AddMembersError {
+    #[error("{0} members in one request; Graph takes at most {MAX_MEMBERS_PER_REQUEST}")]
+    TooMany(usize),
+    #[error("member {0} is listed twice")]
+    Duplicate(String),
+    /// At least one of them is a member already (400 "One or more added object references
+    /// already exist"); nobody was added.
+    #[error("one of the users is already a member; nobody was added: {0}")]
+    AlreadyMember(#[source] GraphError),
+    /// The group or one of the users does not exist (404); nobody was added.
+    #[error("the group or one of the users does not exist; nobody was added: {0}")]
+    NotFound(#[source] GraphError),
+    #[error(transparent)]
+    Graph(GraphError),
+}
+
 impl GraphClient {
     pub fn groups(&self, group_id: &str) -> Group<'_> {
         Group {
@@ -76,6 +97,58 @@ impl Group<'_> {
             Ok(_) => Ok(MembershipChange::Added),
             Err(e) if e.is_already_exists() => Ok(MembershipChange::AlreadyMember),
             Err(e) => Err(e),
+        }
+    }
+
+    /// `PATCH /v1.0/groups/{id}` with `members@odata.bind`: adds up to
+    /// [`MAX_MEMBERS_PER_REQUEST`] users in one write, all or nothing (PASSKEY-ERA.md §10).
+    /// Graph adds nobody when one of them is already a member ([`AddMembersError::AlreadyMember`])
+    /// or does not exist ([`AddMembersError::NotFound`]); a caller that batches should fall back
+    /// to [`Group::add_member`] one by one on either. Not repeated after a 5xx (the write may have
+    /// landed, and the repeat would then say "already a member" for our own write).
+    pub async fn add_members(&self, user_ids: &[&str]) -> Result<(), AddMembersError> {
+        if user_ids.is_empty() {
+            return Ok(());
+        }
+        if user_ids.len() > MAX_MEMBERS_PER_REQUEST {
+            return Err(AddMembersError::TooMany(user_ids.len()));
+        }
+        for (i, id) in user_ids.iter().enumerate() {
+            if user_ids[..i].contains(id) {
+                return Err(AddMembersError::Duplicate((*id).to_owned()));
+            }
+        }
+        #[derive(Serialize)]
+        struct Bind {
+            #[serde(rename = "members@odata.bind")]
+            members: Vec<String>,
+        }
+        let members = user_ids
+            .iter()
+            .map(|id| {
+                self.client
+                    .url(ApiVersion::V1, &["directoryObjects", id])
+                    .to_string()
+            })
+            .collect();
+        let req = self
+            .client
+            .request(
+                Method::PATCH,
+                ApiVersion::V1,
+                "/groups/{id}",
+                &["groups", &self.id],
+            )
+            .safety(RetrySafety::OnlyIfNotProcessed)
+            .json(&Bind { members })
+            .map_err(AddMembersError::Graph)?;
+        match self.client.send(&req).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.status == Some(400) && e.is_already_exists() => {
+                Err(AddMembersError::AlreadyMember(e))
+            }
+            Err(e) if e.is_not_found() => Err(AddMembersError::NotFound(e)),
+            Err(e) => Err(AddMembersError::Graph(e)),
         }
     }
 

@@ -1,12 +1,14 @@
 //! The typed Graph calls, organised by resource (octocrab style): `graph.users().get(..)`,
 //! `graph.phone_methods(user).add(..)`, …
 
+pub mod conditional_access;
 pub mod directory_roles;
 pub mod groups;
 pub mod manager;
 pub mod methods;
 pub mod policies;
 pub mod preferences;
+pub mod reports;
 pub mod subscriptions;
 pub mod users;
 
