@@ -49,7 +49,10 @@ async fn the_policy_is_read_on_both_versions() {
     assert_eq!(campaign.state.as_deref(), Some("default"));
     let beta = graph.methods_policy().get(ApiVersion::Beta).await.unwrap();
     assert!(beta.opt_out_settings.is_some());
-    assert!(!beta.opted_out_of_passkey_migration(), "null reads as false");
+    assert!(
+        !beta.opted_out_of_passkey_migration(),
+        "null reads as false"
+    );
     sim.shutdown().await;
 }
 
@@ -57,7 +60,11 @@ async fn the_policy_is_read_on_both_versions() {
 async fn the_passkey_opt_out_is_set_on_beta() {
     let sim = start().await;
     let graph = graph(&sim);
-    let policy = graph.methods_policy().set_passkey_opt_out(true).await.unwrap();
+    let policy = graph
+        .methods_policy()
+        .set_passkey_opt_out(true)
+        .await
+        .unwrap();
     assert!(policy.opted_out_of_passkey_migration());
     let again = graph.methods_policy().get(ApiVersion::Beta).await.unwrap();
     assert!(again.opted_out_of_passkey_migration());
@@ -85,7 +92,11 @@ async fn a_telecom_provider_is_configured_read_back_and_cleared() {
     sms.update(ApiVersion::Beta, &patch).await.unwrap();
     let read = sms.get(ApiVersion::Beta).await.unwrap();
     assert_eq!(read.telecom_provider(), None);
-    assert_eq!(read.telecom_provider_settings, Some(None), "present as null");
+    assert_eq!(
+        read.telecom_provider_settings,
+        Some(None),
+        "present as null"
+    );
     sim.shutdown().await;
 }
 
@@ -107,11 +118,19 @@ async fn a_method_configuration_state_targets_and_limits_are_updated() {
     // Out of Graph's range: refused, nothing changed.
     let mut bad = MethodConfiguration::patch_for(MethodConfigurationId::TemporaryAccessPass);
     bad.default_length = Some(4);
-    assert!(tap.update(ApiVersion::V1, &bad).await.unwrap_err().is_invalid_request());
-    assert_eq!(tap.get(ApiVersion::V1).await.unwrap().default_length, Some(8));
+    assert!(
+        tap.update(ApiVersion::V1, &bad)
+            .await
+            .unwrap_err()
+            .is_invalid_request()
+    );
+    assert_eq!(
+        tap.get(ApiVersion::V1).await.unwrap().default_length,
+        Some(8)
+    );
     // The reader app lacks Policy.Read.AuthenticationMethod.
-    let reader = autoenroll_graph::GraphClient::new(secret_config(&sim, READER, READER_SECRET))
-        .unwrap();
+    let reader =
+        autoenroll_graph::GraphClient::new(secret_config(&sim, READER, READER_SECRET)).unwrap();
     let err = reader
         .methods_policy()
         .get(ApiVersion::V1)
@@ -138,7 +157,10 @@ async fn temporary_access_passes_are_listed_read_and_deleted() {
     assert_eq!(created.usability(), TapUsability::EnabledByPolicy);
     let listed = taps.list().await.unwrap();
     assert_eq!(listed.len(), 1);
-    assert!(listed[0].temporary_access_pass.is_none(), "shown on creation only");
+    assert!(
+        listed[0].temporary_access_pass.is_none(),
+        "shown on creation only"
+    );
     let got = taps.get(&id).await.unwrap().unwrap();
     assert_eq!(got.lifetime_in_minutes, Some(60));
     sim.control()
@@ -169,7 +191,10 @@ async fn a_manager_is_a_user_a_contact_or_none() {
     let select = ["id", "mail", "userPrincipalName"];
     let m = graph.manager(ADELE).get(&select).await.unwrap().unwrap();
     assert_eq!(m.id, MEGAN);
-    assert_eq!(m.user_principal_name.as_deref(), Some("megan.bowen@contoso.com"));
+    assert_eq!(
+        m.user_principal_name.as_deref(),
+        Some("megan.bowen@contoso.com")
+    );
     assert!(!m.is_org_contact());
     let c = graph.manager(ALEX).get(&select).await.unwrap().unwrap();
     assert!(c.is_org_contact());
@@ -195,7 +220,10 @@ async fn method_kinds_are_told_apart_and_passkeys_are_phishing_resistant() {
     ] {
         assert!(kinds.contains(&k), "{k:?} in {kinds:?}");
     }
-    let passkey = methods.iter().find(|m| m.kind() == MethodKind::Fido2).unwrap();
+    let passkey = methods
+        .iter()
+        .find(|m| m.kind() == MethodKind::Fido2)
+        .unwrap();
     assert_eq!(
         passkey.aa_guid(),
         Some("90a3ccdf-635c-4729-a248-9b709135078f")

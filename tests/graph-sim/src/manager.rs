@@ -79,8 +79,9 @@ pub(crate) fn seed_into(tenant: &mut Tenant, seed: &Seed) -> Result<(), SimError
             .and_then(Value::as_str)
             .unwrap_or_default();
         let user = tenant.resolve_user_id(upn).unwrap_or_default();
-        let manager = resolve_manager(tenant, manager)
-            .ok_or_else(|| SimError::InvalidSeed(format!("user {upn}: unknown manager {manager}")))?;
+        let manager = resolve_manager(tenant, manager).ok_or_else(|| {
+            SimError::InvalidSeed(format!("user {upn}: unknown manager {manager}"))
+        })?;
         tenant.managers.insert(user, manager);
     }
     Ok(())
@@ -106,7 +107,10 @@ async fn get_manager(
             .resolve_user_id(&user)
             .ok_or_else(|| GraphError::not_found(&user))?;
         // A manager that was deleted is no manager any more.
-        let manager = t.managers.get(&id).ok_or_else(|| GraphError::not_found("manager"))?;
+        let manager = t
+            .managers
+            .get(&id)
+            .ok_or_else(|| GraphError::not_found("manager"))?;
         if let Some(u) = t.users.get(manager) {
             let mut m = crate::users::render(u, select.as_deref(), &info.version)?;
             m.insert("@odata.type".into(), json!("#microsoft.graph.user"));

@@ -71,10 +71,14 @@ impl MethodConfig {
         let mut include = Target::all_users();
         match id {
             MethodId::Sms => {
-                include.extra.insert("isUsableForSignIn".into(), json!(false));
+                include
+                    .extra
+                    .insert("isUsableForSignIn".into(), json!(false));
             }
             MethodId::MicrosoftAuthenticator => {
-                include.extra.insert("authenticationMode".into(), json!("any"));
+                include
+                    .extra
+                    .insert("authenticationMode".into(), json!("any"));
             }
             _ => {}
         }
@@ -104,9 +108,8 @@ impl MethodConfig {
 
     /// Graph's JSON for this configuration (`beta`: with the beta-only properties).
     pub fn to_json(&self, beta: bool) -> Value {
-        let beta_only = |list: &[(&str, bool)], name: &str| {
-            list.iter().any(|(n, b)| *b && *n == name)
-        };
+        let beta_only =
+            |list: &[(&str, bool)], name: &str| list.iter().any(|(n, b)| *b && *n == name);
         let mut out = Map::new();
         out.insert("@odata.type".into(), json!(self.id.odata_type()));
         out.insert("id".into(), json!(self.id.as_str()));
@@ -183,7 +186,9 @@ impl MethodConfig {
                         _ => return Err("state must be 'enabled' or 'disabled'.".into()),
                     }
                 }
-                "includeTargets" => next.include_targets = self.targets(value, true, beta, tenant)?,
+                "includeTargets" => {
+                    next.include_targets = self.targets(value, true, beta, tenant)?
+                }
                 "excludeTargets" => {
                     next.exclude_targets = self.targets(value, false, beta, tenant)?
                 }
@@ -299,7 +304,13 @@ fn check_telecom(value: &Value) -> Result<(), String> {
         .as_object()
         .ok_or("telecomProviderSettings must be an object or null.")?;
     for k in m.keys() {
-        if !["url", "appId", "isEvaluationModeEnabled", "migrationPercentage"].contains(&k.as_str())
+        if ![
+            "url",
+            "appId",
+            "isEvaluationModeEnabled",
+            "migrationPercentage",
+        ]
+        .contains(&k.as_str())
         {
             return Err(unknown_property(k));
         }
@@ -318,7 +329,10 @@ fn check_telecom(value: &Value) -> Result<(), String> {
     if !app_ok {
         return Err("telecomProviderSettings.appId must be a GUID.".into());
     }
-    if !m.get("isEvaluationModeEnabled").is_some_and(Value::is_boolean) {
+    if !m
+        .get("isEvaluationModeEnabled")
+        .is_some_and(Value::is_boolean)
+    {
         return Err("telecomProviderSettings.isEvaluationModeEnabled must be a boolean.".into());
     }
     if !m
@@ -326,7 +340,9 @@ fn check_telecom(value: &Value) -> Result<(), String> {
         .and_then(Value::as_u64)
         .is_some_and(|p| p <= 100)
     {
-        return Err("telecomProviderSettings.migrationPercentage must be between 0 and 100.".into());
+        return Err(
+            "telecomProviderSettings.migrationPercentage must be between 0 and 100.".into(),
+        );
     }
     Ok(())
 }
@@ -352,4 +368,3 @@ fn check_tap_limits(c: &MethodConfig) -> Result<(), String> {
     }
     Ok(())
 }
-

@@ -89,12 +89,14 @@ fn defaults(kind: &str, passkey: Option<PasskeyFlavour>, created: &str) -> Map<S
         "microsoftAuthenticator" => json!({
             "displayName": "iPhone 15", "deviceTag": "SoftwareTokenActivated",
             "phoneAppVersion": "6.8.12"}),
-        "fido2" => passkey
-            .unwrap_or(PasskeyFlavour::SecurityKey)
-            .defaults(),
+        "fido2" => passkey.unwrap_or(PasskeyFlavour::SecurityKey).defaults(),
         "softwareOath" => json!({"secretKey": null}),
-        "windowsHelloForBusiness" => json!({"displayName": "DESKTOP-7GQ2K1P", "keyStrength": "normal"}),
-        "platformCredential" => json!({"displayName": "MacBook Pro", "keyStrength": "normal", "platform": "macOS"}),
+        "windowsHelloForBusiness" => {
+            json!({"displayName": "DESKTOP-7GQ2K1P", "keyStrength": "normal"})
+        }
+        "platformCredential" => {
+            json!({"displayName": "MacBook Pro", "keyStrength": "normal", "platform": "macOS"})
+        }
         _ => json!({}),
     };
     let mut m = v.as_object().cloned().unwrap_or_default();

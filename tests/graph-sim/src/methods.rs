@@ -21,8 +21,7 @@ use crate::error::{GraphError, GraphResult};
 use crate::odata::{self, GraphJson};
 use crate::pipeline::RequestInfo;
 use crate::state::{
-    AuthState, ChangeKind, PerUserMfaState, PhoneRecord, PhoneType,
-    UserRecord, method_ids,
+    AuthState, ChangeKind, PerUserMfaState, PhoneRecord, PhoneType, UserRecord, method_ids,
 };
 
 const BASE: &str = "/users/{user}/authentication";
@@ -253,7 +252,11 @@ pub(crate) fn object(body: &Value) -> GraphResult<&Map<String, Value>> {
         .ok_or_else(|| GraphError::invalid_request("The request body must be a JSON object."))
 }
 
-pub(crate) fn only_keys(body: &Map<String, Value>, allowed: &[&str], read_only: &[&str]) -> GraphResult<()> {
+pub(crate) fn only_keys(
+    body: &Map<String, Value>,
+    allowed: &[&str],
+    read_only: &[&str],
+) -> GraphResult<()> {
     for k in body.keys() {
         if read_only.contains(&k.as_str()) {
             return Err(GraphError::invalid_request(format!(
@@ -800,11 +803,8 @@ pub(crate) fn admin_register(state: &AppState, user: &str, method: Value) -> Res
             method.as_object().cloned().unwrap_or_default(),
         );
         let created = format_rfc3339(state.now());
-        let new = crate::method_kinds::from_seed(
-            &entry,
-            |_| uuid::Uuid::new_v4().to_string(),
-            &created,
-        )?;
+        let new =
+            crate::method_kinds::from_seed(&entry, |_| uuid::Uuid::new_v4().to_string(), &created)?;
         change_auth(state, user, |auth, _| {
             auth.other.push(new);
             promote(auth);

@@ -229,7 +229,10 @@ async fn tap_sign_in(
     let body = match body {
         Ok(Json(b)) => b,
         Err(e) => {
-            return (StatusCode::BAD_REQUEST, Json(json!({"error": e.body_text()})))
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": e.body_text()})),
+            )
                 .into_response();
         }
     };

@@ -108,10 +108,9 @@ impl MethodId {
                 ("passkeyProfiles", true),
                 ("defaultPasskeyProfile", true),
             ],
-            Self::MicrosoftAuthenticator => &[
-                ("isSoftwareOathEnabled", false),
-                ("featureSettings", false),
-            ],
+            Self::MicrosoftAuthenticator => {
+                &[("isSoftwareOathEnabled", false), ("featureSettings", false)]
+            }
         }
     }
 
@@ -264,7 +263,8 @@ impl MethodsPolicy {
         let Some(seed) = seed else {
             return Ok(policy);
         };
-        let invalid = |m: String| SimError::InvalidSeed(format!("authenticationMethodsPolicy: {m}"));
+        let invalid =
+            |m: String| SimError::InvalidSeed(format!("authenticationMethodsPolicy: {m}"));
         if let Some(s) = &seed.policy_migration_state {
             if !MIGRATION_STATES.contains(&s.as_str()) {
                 return Err(invalid(format!("unknown policyMigrationState {s}")));
@@ -294,7 +294,10 @@ impl MethodsPolicy {
             if !seen.insert(id) {
                 return Err(invalid(format!("{} configured twice", id.as_str())));
             }
-            let next = policy.config(id).patched(entry, true, tenant).map_err(invalid)?;
+            let next = policy
+                .config(id)
+                .patched(entry, true, tenant)
+                .map_err(invalid)?;
             *policy.config_mut(id) = next;
         }
         Ok(policy)
@@ -365,7 +368,7 @@ pub(crate) fn in_group(
     let Some(g) = tenant.groups.get(group) else {
         return false;
     };
-    g.members.iter().any(|m| {
-        m == user || (tenant.groups.contains_key(m) && in_group(tenant, m, user, seen))
-    })
+    g.members
+        .iter()
+        .any(|m| m == user || (tenant.groups.contains_key(m) && in_group(tenant, m, user, seen)))
 }

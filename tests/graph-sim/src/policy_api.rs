@@ -136,7 +136,8 @@ async fn get_config(
     let body = state
         .tenant
         .with(|t| t.methods_policy.config(id).to_json(is_beta(&info)));
-    let fragment = "policies/authenticationMethodsPolicy/authenticationMethodConfigurations/$entity";
+    let fragment =
+        "policies/authenticationMethodsPolicy/authenticationMethodConfigurations/$entity";
     Ok(axum::Json(with_context(body, &state, &info, fragment)).into_response())
 }
 

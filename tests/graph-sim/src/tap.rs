@@ -41,7 +41,10 @@ const EXTERNAL_GUEST: &str = "Temporary Access Pass cannot be added to an extern
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route(BASE, get(list_tap).post(add_tap))
-        .route(&format!("{BASE}/{{method}}"), get(get_tap).delete(delete_tap))
+        .route(
+            &format!("{BASE}/{{method}}"),
+            get(get_tap).delete(delete_tap),
+        )
 }
 
 fn policy_error(message: &str) -> GraphError {

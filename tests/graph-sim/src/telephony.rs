@@ -97,7 +97,9 @@ fn provider_in_production(policy: &MethodsPolicy, id: MethodId) -> bool {
     let Some(Value::Object(p)) = policy.config(id).settings.get("telecomProviderSettings") else {
         return false;
     };
-    p.get("url").and_then(Value::as_str).is_some_and(|u| !u.is_empty())
+    p.get("url")
+        .and_then(Value::as_str)
+        .is_some_and(|u| !u.is_empty())
         && p.get("isEvaluationModeEnabled") == Some(&Value::Bool(false))
         && p.get("migrationPercentage").and_then(Value::as_u64) == Some(100)
 }
@@ -110,8 +112,8 @@ fn channel(
     now: OffsetDateTime,
 ) -> ChannelDelivery {
     let policy = &tenant.methods_policy;
-    let enabled = policy.targets_user(tenant, id, user.id())
-        || (!policy.is_migration_complete() && legacy);
+    let enabled =
+        policy.targets_user(tenant, id, user.id()) || (!policy.is_migration_complete() && legacy);
     let reason = if !enabled {
         DeliveryReason::NotEnabledByPolicy
     } else if provider_in_production(policy, id) {

@@ -40,11 +40,18 @@ async fn every_seeded_kind_is_listed_with_its_properties() {
     assert_eq!(whfb["keyStrength"], "normal");
     let mac = find(&admin, "platformCredentialAuthenticationMethod");
     assert_eq!(mac["platform"], "macOS");
-    let key = find(&types_of(&graph, BREAKGLASS).await, "fido2AuthenticationMethod").clone();
+    let key = find(
+        &types_of(&graph, BREAKGLASS).await,
+        "fido2AuthenticationMethod",
+    )
+    .clone();
     assert_eq!(key["displayName"], "Break-glass YubiKey");
     assert_eq!(key["aaGuid"], "2fc0579f-8113-47ea-b116-555a8db9202a");
     // The id derived for a bare kind is unchanged by the richer seed format.
-    assert_eq!(key["id"], graph_sim::derived_id("fido2", "breakglass01@contoso.onmicrosoft.com"));
+    assert_eq!(
+        key["id"],
+        graph_sim::derived_id("fido2", "breakglass01@contoso.onmicrosoft.com")
+    );
     let (status, one) = graph
         .get(&format!(
             "/v1.0/users/{IT_ADMIN}/authentication/methods/{}",
@@ -53,7 +60,10 @@ async fn every_seeded_kind_is_listed_with_its_properties() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(one, *mac);
-    find(&types_of(&graph, JOHANNA).await, "emailAuthenticationMethod");
+    find(
+        &types_of(&graph, JOHANNA).await,
+        "emailAuthenticationMethod",
+    );
     sim.shutdown().await;
 }
 
@@ -73,23 +83,38 @@ async fn self_registered_kinds_include_oath_and_platform_credentials() {
         )
         .unwrap();
     let methods = types_of(&graph, ADELE).await;
-    assert_eq!(find(&methods, "softwareOathAuthenticationMethod")["secretKey"], Value::Null);
+    assert_eq!(
+        find(&methods, "softwareOathAuthenticationMethod")["secretKey"],
+        Value::Null
+    );
     let synced = find(&methods, "fido2AuthenticationMethod");
     assert_eq!(synced["displayName"], "Google Password Manager");
     assert_eq!(synced["attestationLevel"], "notAttested");
-    assert!(control.register_method(ADELE, json!({"kind": "carrierPigeon"})).is_err());
-    assert!(control
-        .register_method(ADELE, json!({"kind": "softwareOath", "passkey": "synced"}))
-        .is_err());
-    assert!(control
-        .register_method(ADELE, json!({"kind": "fido2", "colour": "red"}))
-        .is_err());
+    assert!(
+        control
+            .register_method(ADELE, json!({"kind": "carrierPigeon"}))
+            .is_err()
+    );
+    assert!(
+        control
+            .register_method(ADELE, json!({"kind": "softwareOath", "passkey": "synced"}))
+            .is_err()
+    );
+    assert!(
+        control
+            .register_method(ADELE, json!({"kind": "fido2", "colour": "red"}))
+            .is_err()
+    );
     sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_seed_with_an_unknown_kind_or_property_is_refused() {
-    for other in [json!(["carrierPigeon"]), json!([{"kind": "fido2", "colour": "red"}]), json!([{"passkey": "synced"}])] {
+    for other in [
+        json!(["carrierPigeon"]),
+        json!([{"kind": "fido2", "colour": "red"}]),
+        json!([{"passkey": "synced"}]),
+    ] {
         let mut seed = Seed::contoso();
         seed.users[0].authentication.other_methods = serde_json::from_value(other.clone()).unwrap();
         let started = graph_sim::Sim::start(SimOptions {

@@ -55,14 +55,14 @@ async fn the_policy_is_served_on_both_versions_with_opt_out_only_on_beta() {
         sms_v1["@odata.type"],
         "#microsoft.graph.smsAuthenticationMethodConfiguration"
     );
-    assert!(
-        sms_v1.get("telecomProviderSettings").is_none(),
-        "beta only"
-    );
+    assert!(sms_v1.get("telecomProviderSettings").is_none(), "beta only");
     let (status, beta) = graph.get(&format!("/beta{POLICY}")).await;
     assert_eq!(status, 200);
     // Never set: null (its unset value is unconfirmed; clients read null as false).
-    assert_eq!(beta["optOutSettings"]["passkeyDynamicMigration"], Value::Null);
+    assert_eq!(
+        beta["optOutSettings"]["passkeyDynamicMigration"],
+        Value::Null
+    );
     assert_eq!(
         beta["authenticationMethodConfigurations"][2]["telecomProviderSettings"],
         Value::Null
@@ -185,7 +185,10 @@ async fn invalid_patches_are_400_and_change_nothing() {
     ];
     for p in bad_provider {
         let (status, _) = graph
-            .patch(&config("beta", "Sms"), json!({"telecomProviderSettings": p}))
+            .patch(
+                &config("beta", "Sms"),
+                json!({"telecomProviderSettings": p}),
+            )
             .await;
         assert_eq!(status, 400, "{p}");
     }

@@ -37,7 +37,9 @@ async fn a_one_time_pass_registers_a_passkey_and_is_then_used_up() {
         control.sign_in_with_tap(NEW_HIRE, "not-the-pass", passkey()),
         Err(SignInError::WrongPass)
     );
-    let method = control.sign_in_with_tap(NEW_HIRE, &pass, passkey()).unwrap();
+    let method = control
+        .sign_in_with_tap(NEW_HIRE, &pass, passkey())
+        .unwrap();
     let (_, all) = graph
         .get(&format!("/v1.0/users/{NEW_HIRE}/authentication/methods"))
         .await;
@@ -47,7 +49,10 @@ async fn a_one_time_pass_registers_a_passkey_and_is_then_used_up() {
         .iter()
         .find(|m| m["id"] == method.as_str())
         .expect("the passkey is listed");
-    assert_eq!(fido["@odata.type"], "#microsoft.graph.fido2AuthenticationMethod");
+    assert_eq!(
+        fido["@odata.type"],
+        "#microsoft.graph.fido2AuthenticationMethod"
+    );
     assert_eq!(fido["aaGuid"], "90a3ccdf-635c-4729-a248-9b709135078f");
     let (_, tap) = graph.get(&format!("{}/{tap_id}", taps(NEW_HIRE))).await;
     assert_eq!(tap["methodUsabilityReason"], "OneTimeUsed");
@@ -98,7 +103,10 @@ async fn a_multi_use_pass_registers_an_authenticator_and_a_phone() {
             phone_number: "+1 2065550124".into(),
         },
     );
-    assert!(matches!(bad_phone, Err(SignInError::Registration(_))), "one mobile per user");
+    assert!(
+        matches!(bad_phone, Err(SignInError::Registration(_))),
+        "one mobile per user"
+    );
     sim.shutdown().await;
 }
 
@@ -139,7 +147,8 @@ async fn the_policy_decides_whether_the_pass_and_the_passkey_are_allowed() {
     let graph = Graph::new(&sim).await;
     let control = sim.control();
     let (pass, _) = new_pass(&graph, ADELE, json!({})).await;
-    let fido = "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/Fido2";
+    let fido =
+        "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/Fido2";
     let (status, _) = graph
         .patch(fido, json!({"isSelfServiceRegistrationAllowed": false}))
         .await;
@@ -174,7 +183,8 @@ async fn the_admin_api_signs_in_and_reports_why_it_failed() {
             (status, r.json::<Value>().await.unwrap())
         }
     };
-    let (status, body) = send(json!({"temporaryAccessPass": "wrong", "register": {"kind": "fido2"}})).await;
+    let (status, body) =
+        send(json!({"temporaryAccessPass": "wrong", "register": {"kind": "fido2"}})).await;
     assert_eq!(status, 400);
     assert_eq!(body["reason"], "wrongPass");
     let (status, body) = send(
@@ -187,10 +197,13 @@ async fn the_admin_api_signs_in_and_reports_why_it_failed() {
     let other = user["authentication"]["other"].as_array().unwrap();
     let synced = other.iter().find(|m| m["id"] == id).unwrap();
     assert_eq!(synced["details"]["attestationLevel"], "notAttested");
-    let (status, body) = send(json!({"temporaryAccessPass": pass, "register": {"kind": "microsoftAuthenticator"}})).await;
+    let (status, body) =
+        send(json!({"temporaryAccessPass": pass, "register": {"kind": "microsoftAuthenticator"}}))
+            .await;
     assert_eq!(status, 400);
     assert_eq!(body["reason"], "alreadyUsed");
-    let (status, _) = send(json!({"temporaryAccessPass": pass, "register": {"kind": "carrierPigeon"}})).await;
+    let (status, _) =
+        send(json!({"temporaryAccessPass": pass, "register": {"kind": "carrierPigeon"}})).await;
     assert_eq!(status, 400);
     sim.shutdown().await;
 }

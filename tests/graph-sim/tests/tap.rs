@@ -11,8 +11,7 @@ use serde_json::{Value, json};
 
 const GUEST: &str = "4a1e6c2b-0f3d-4e8a-9b7c-1d2e3f4a5b17";
 const BREAKGLASS_GROUP: &str = "c0a80101-5e1f-4c3a-8d2b-000000000002";
-const TAP_CONFIG: &str =
-    "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/TemporaryAccessPass";
+const TAP_CONFIG: &str = "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/TemporaryAccessPass";
 const POLICY_REFUSED: &str = "Converged UserCredentialPolicy does not allow creating or updating this authentication method. AuthMethodType [TemporaryAccessPass].";
 
 fn taps(user: &str) -> String {
@@ -62,7 +61,10 @@ async fn the_policy_length_and_one_time_setting_apply() {
     let sim = start().await;
     let graph = Graph::new(&sim).await;
     let (status, _) = graph
-        .patch(TAP_CONFIG, json!({"defaultLength": 16, "isUsableOnce": true}))
+        .patch(
+            TAP_CONFIG,
+            json!({"defaultLength": 16, "isUsableOnce": true}),
+        )
         .await;
     assert_eq!(status, 204);
     let (status, created) = graph.post(&taps(ALEX), json!({})).await;
@@ -82,7 +84,12 @@ async fn lifetimes_outside_the_policy_are_refused() {
     let sim = start().await;
     let graph = Graph::new(&sim).await;
     // Contoso: 60–480 minutes; Graph's own bounds are 10–43,200.
-    for (lifetime, code) in [(5, "invalidRequest"), (30, "badRequest"), (481, "badRequest"), (50_000, "invalidRequest")] {
+    for (lifetime, code) in [
+        (5, "invalidRequest"),
+        (30, "badRequest"),
+        (481, "badRequest"),
+        (50_000, "invalidRequest"),
+    ] {
         let (status, err) = graph
             .post(&taps(ALEX), json!({"lifetimeInMinutes": lifetime}))
             .await;
@@ -174,7 +181,8 @@ async fn the_clock_makes_a_pass_valid_then_expired() {
     assert_eq!(created["isUsable"], false);
     let id = created["id"].as_str().unwrap().to_string();
     let reason = |v: &Value| v["methodUsabilityReason"].as_str().unwrap().to_string();
-    sim.control().advance_clock(Duration::from_secs(2 * 3600 + 60));
+    sim.control()
+        .advance_clock(Duration::from_secs(2 * 3600 + 60));
     let (_, got) = graph.get(&format!("{}/{id}", taps(ALEX))).await;
     assert_eq!(reason(&got), "EnabledByPolicy");
     assert_eq!(got["isUsable"], true);
@@ -184,7 +192,10 @@ async fn the_clock_makes_a_pass_valid_then_expired() {
     assert_eq!(got["isUsable"], false);
     // A start well in the past is refused (docs silent; stricter).
     let (status, _) = graph
-        .post(&taps(ADELE), json!({"startDateTime": "2020-01-01T00:00:00Z"}))
+        .post(
+            &taps(ADELE),
+            json!({"startDateTime": "2020-01-01T00:00:00Z"}),
+        )
         .await;
     assert_eq!(status, 400);
     sim.shutdown().await;

@@ -9,7 +9,8 @@ use serde_json::json;
 use time::macros::datetime;
 
 const GUEST: &str = "4a1e6c2b-0f3d-4e8a-9b7c-1d2e3f4a5b17";
-const SMS: &str = "/beta/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/Sms";
+const SMS: &str =
+    "/beta/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/Sms";
 
 fn provider(evaluation: bool, percentage: u32) -> serde_json::Value {
     json!({"telecomProviderSettings": {
@@ -109,15 +110,20 @@ async fn before_migration_the_legacy_settings_still_enable_sms_and_voice() {
     assert!(t.sms.enabled_by_policy && t.sms.delivered);
     sim.shutdown().await;
 
-    seed.authentication_methods_policy = Some(
-        serde_json::from_value(json!({"policyMigrationState": "migrationComplete"})).unwrap(),
-    );
+    seed.authentication_methods_policy =
+        Some(serde_json::from_value(json!({"policyMigrationState": "migrationComplete"})).unwrap());
     let sim = start_with(SimOptions {
         seed: seed.clone(),
         ..Default::default()
     })
     .await;
-    assert!(!sim.control().telephony(ADELE).unwrap().sms.enabled_by_policy);
+    assert!(
+        !sim.control()
+            .telephony(ADELE)
+            .unwrap()
+            .sms
+            .enabled_by_policy
+    );
     sim.shutdown().await;
 
     seed.authentication_methods_policy = Some(
@@ -150,7 +156,10 @@ async fn the_state_dump_holds_every_users_telephony() {
     assert_eq!(adele["sms"]["delivered"], true);
     assert_eq!(adele["sms"]["reason"], "microsoftDelivery");
     assert_eq!(adele["retirementDate"], "2027-02-01");
-    assert_eq!(dump["telephony"][BREAKGLASS]["sms"]["reason"], "notEnabledByPolicy");
+    assert_eq!(
+        dump["telephony"][BREAKGLASS]["sms"]["reason"],
+        "notEnabledByPolicy"
+    );
     assert_eq!(
         dump["telephony"].as_object().unwrap().len(),
         dump["users"].as_object().unwrap().len()

@@ -208,7 +208,11 @@ impl TelecomProviderSettings {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MethodConfiguration {
-    #[serde(rename = "@odata.type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "@odata.type",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub odata_type: Option<String>,
     /// Returned; never sent (read-only).
     #[serde(default, skip_serializing)]
@@ -262,7 +266,9 @@ impl MethodConfiguration {
 
     /// The configured provider, if any (absent and `null` both read as none).
     pub fn telecom_provider(&self) -> Option<&TelecomProviderSettings> {
-        self.telecom_provider_settings.as_ref().and_then(Option::as_ref)
+        self.telecom_provider_settings
+            .as_ref()
+            .and_then(Option::as_ref)
     }
 }
 
