@@ -98,6 +98,40 @@ const ROLES_READ: &[&str] = &[
     "Directory.ReadWrite.All",
 ];
 
+/// The Graph calls each role set above stands for, as (method, route template without the
+/// version). cli/tests/permission_table.rs checks every row against graph-sim's table
+/// (`graph_sim::route_permissions`), so the two copies cannot drift apart unnoticed.
+pub const ROUTE_ROLES: &[(&str, &str, &[&str])] = &[
+    ("GET", "/users", USERS_READ),
+    ("GET", "/users/{user}", USERS_READ),
+    ("GET", "/users/delta", USERS_READ),
+    ("GET", "/users/{user}/authentication/methods", METHODS_READ),
+    (
+        "POST",
+        "/users/{user}/authentication/phoneMethods",
+        PHONE_WRITE,
+    ),
+    (
+        "PATCH",
+        "/users/{user}/authentication/signInPreferences",
+        PREFERENCES_WRITE,
+    ),
+    (
+        "PATCH",
+        "/users/{user}/authentication/requirements",
+        PER_USER_MFA,
+    ),
+    ("POST", "/groups/{group}/members/$ref", GROUP_MEMBERS_WRITE),
+    ("PATCH", "/groups/{group}", GROUP_MEMBERS_WRITE),
+    ("GET", "/groups/{group}", GROUP_MEMBERS_READ),
+    (
+        "POST",
+        "/users/{user}/checkMemberGroups",
+        GROUP_MEMBERS_READ,
+    ),
+    ("GET", "/directoryRoles/{role}/members", ROLES_READ),
+];
+
 /// What the policy needs the app to hold.
 pub fn required_roles(policy: &Policy) -> Vec<Requirement> {
     let mut needs = vec![
