@@ -60,7 +60,8 @@ pub struct Requirement {
 }
 
 // The accepted roles per call, least privileged first (each API's "Permissions" table on
-// learn.microsoft.com; the same table as tests/graph-sim/src/permissions.rs).
+// learn.microsoft.com; the same table as tests/graph-sim/src/permissions.rs, kept equal by
+// cli/tests/permission_table.rs through `ROUTE_ROLES`).
 const USERS_READ: &[&str] = &[
     "User.Read.All",
     "User.ReadWrite.All",
