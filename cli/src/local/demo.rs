@@ -422,6 +422,7 @@ pub fn tenant(users: usize) -> Seed {
     for i in fixed..users.max(fixed) {
         list.push(user(&mut rng, i));
     }
+    add_passkeys_and_managers(&mut list, fixed);
     let role = |name: &str, template: &str, members: Vec<String>| json!({"displayName": name, "roleTemplateId": template, "members": members});
     let seed = json!({
         "tenant": {"id": TENANT_ID, "displayName": "Contoso Demo", "defaultDomain": "contoso-demo.onmicrosoft.com"},
@@ -433,6 +434,7 @@ pub fn tenant(users: usize) -> Seed {
                       "Policy.ReadWrite.AuthenticationMethod", "GroupMember.Read.All"],
         }],
         "users": list,
+        "authenticationMethodsPolicy": methods_policy(),
         "groups": [{
             "id": BREAK_GLASS_GROUP,
             "displayName": "Emergency access accounts",
@@ -450,6 +452,70 @@ pub fn tenant(users: usize) -> Seed {
         ],
     });
     serde_json::from_value(seed).unwrap_or_default()
+}
+
+/// The demo's authentication methods policy: migrated, SMS and voice for everyone but the
+/// break-glass accounts, TAP (one-time) and passkeys enabled.
+fn methods_policy() -> Value {
+    let all = json!([{"id": "all_users", "targetType": "group"}]);
+    let break_glass = json!([{"id": BREAK_GLASS_GROUP, "targetType": "group"}]);
+    json!({
+        "policyMigrationState": "migrationComplete",
+        "authenticationMethodConfigurations": [
+            {"id": "Sms", "state": "enabled", "includeTargets": all, "excludeTargets": break_glass},
+            {"id": "Voice", "state": "enabled", "includeTargets": all, "excludeTargets": break_glass},
+            {"id": "TemporaryAccessPass", "state": "enabled", "includeTargets": all,
+             "isUsableOnce": true, "defaultLifetimeInMinutes": 480, "maximumLifetimeInMinutes": 1440},
+            {"id": "Fido2", "state": "enabled", "includeTargets": all,
+             "isSelfServiceRegistrationAllowed": true},
+            {"id": "MicrosoftAuthenticator", "state": "enabled", "includeTargets": all},
+        ],
+    })
+}
+
+/// Every second Authenticator user also has a passkey in Authenticator (they already have a
+/// strong method, so nothing autoenroll decides changes); members report to a team lead (the
+/// first member of each block of eight), team leads to the IT admin; guests have no manager.
+/// No random draws: the rest of the demo stays what it was.
+fn add_passkeys_and_managers(list: &mut [Value], fixed: usize) {
+    let is_member = |u: &Value| u["userType"] == "Member";
+    let mut authenticator_users = 0;
+    let upns: Vec<String> = list
+        .iter()
+        .map(|u| {
+            u["userPrincipalName"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    for i in fixed..list.len() {
+        let lead = fixed + (i - fixed) / 8 * 8;
+        let manager = if i == lead {
+            format!("it.admin@{DOMAIN}")
+        } else if is_member(&list[lead]) {
+            upns[lead].clone()
+        } else {
+            format!("helpdesk.lead@{DOMAIN}")
+        };
+        let user = &mut list[i];
+        let has_authenticator = user["authentication"]["otherMethods"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|k| k == "microsoftAuthenticator"));
+        if has_authenticator {
+            authenticator_users += 1;
+            if authenticator_users % 2 == 1
+                && let Some(methods) = user["authentication"]["otherMethods"].as_array_mut()
+            {
+                methods.push(json!({"kind": "fido2", "passkey": "authenticator"}));
+            }
+        }
+        if is_member(user)
+            && let Some(map) = user.as_object_mut()
+        {
+            map.insert("manager".into(), json!(manager));
+        }
+    }
 }
 
 /// A new hire as HR provisioning creates them (`index` keeps UPNs unique).
@@ -520,6 +586,20 @@ mod tests {
         unique.dedup();
         assert_eq!(unique.len(), upns.len(), "UPNs are unique");
         assert!(upns.iter().any(|u| u.contains("#EXT#")), "there are guests");
+        let managed = seed.users.iter().filter(|u| u.manager.is_some()).count();
+        assert!(managed > 200, "{managed} users with a manager");
+        let passkeys = seed
+            .users
+            .iter()
+            .filter(|u| {
+                u.authentication
+                    .other_methods
+                    .iter()
+                    .any(|m| matches!(m, graph_sim::OtherMethodSeed::Detailed(d) if d["kind"] == "fido2"))
+            })
+            .count();
+        assert!(passkeys > 0, "some users have a passkey");
+        assert!(seed.authentication_methods_policy.is_some());
     }
 
     #[test]
