@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use autoenroll_core::delivery::{
-    Channel, DeliveryError, PassNotice, Recipient, Refusal, Deliveries, redact,
+    Channel, Deliveries, DeliveryError, PassNotice, Recipient, Refusal, redact,
 };
 use autoenroll_core::policy::{BootstrapEffect, Policy};
 use aws_config::SdkConfig;

@@ -16,8 +16,7 @@
 
 use async_trait::async_trait;
 use autoenroll_core::delivery::{
-    Channel, DeliveryError, DeliveryReceipt, PassDelivery, PassNotice, Recipient, Refusal,
-    message,
+    Channel, DeliveryError, DeliveryReceipt, PassDelivery, PassNotice, Recipient, Refusal, message,
 };
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
@@ -54,7 +53,9 @@ impl SesDelivery {
 /// How SES v2's `SendEmail` errors are handled (module doc).
 pub(crate) fn ses_verdict(answer: ServiceAnswer<'_>) -> Verdict {
     match answer.code {
-        "TooManyRequestsException" | "LimitExceededException" | "Throttling"
+        "TooManyRequestsException"
+        | "LimitExceededException"
+        | "Throttling"
         | "ThrottlingException" => Verdict::Throttled,
         "MessageRejected" if answer.message.to_ascii_lowercase().contains("not verified") => {
             Verdict::Refused(Refusal::NotVerified)
@@ -105,11 +106,7 @@ impl PassDelivery for SesDelivery {
             .simple(
                 Message::builder()
                     .subject(text(composed.subject.as_deref().unwrap_or_default())?)
-                    .body(
-                        Body::builder()
-                            .text(text(composed.body.expose())?)
-                            .build(),
-                    )
+                    .body(Body::builder().text(text(composed.body.expose())?).build())
                     .build(),
             )
             .build();
@@ -122,7 +119,9 @@ impl PassDelivery for SesDelivery {
             .set_configuration_set_name(self.settings.configuration_set.clone())
             .send()
             .await
-            .map_err(|e| delivery_error(channel, "SendEmail", &e, notice, recipient, ses_verdict))?;
+            .map_err(|e| {
+                delivery_error(channel, "SendEmail", &e, notice, recipient, ses_verdict)
+            })?;
         let receipt = DeliveryReceipt {
             channel,
             message_id: output.message_id().unwrap_or_default().to_owned(),
@@ -155,11 +154,19 @@ mod tests {
         assert_eq!(v("TooManyRequestsException", 429, ""), Verdict::Throttled);
         assert_eq!(v("LimitExceededException", 400, ""), Verdict::Throttled);
         assert_eq!(
-            v("MessageRejected", 400, "Email address is not verified. The following identities failed the check in region EU-WEST-1: it@contoso.com"),
+            v(
+                "MessageRejected",
+                400,
+                "Email address is not verified. The following identities failed the check in region EU-WEST-1: it@contoso.com"
+            ),
             Verdict::Refused(Refusal::NotVerified)
         );
         assert_eq!(
-            v("MessageRejected", 400, "Email address not verified it@contoso.com"),
+            v(
+                "MessageRejected",
+                400,
+                "Email address not verified it@contoso.com"
+            ),
             Verdict::Refused(Refusal::NotVerified)
         );
         assert_eq!(

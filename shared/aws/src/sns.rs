@@ -20,8 +20,7 @@
 
 use async_trait::async_trait;
 use autoenroll_core::delivery::{
-    Channel, DeliveryError, DeliveryReceipt, PassDelivery, PassNotice, Recipient, Refusal,
-    message,
+    Channel, DeliveryError, DeliveryReceipt, PassDelivery, PassNotice, Recipient, Refusal, message,
 };
 use aws_sdk_sns::types::MessageAttributeValue;
 
@@ -123,7 +122,8 @@ impl PassDelivery for SnsSmsDelivery {
             publish = publish.message_attributes(ATTR_SENDER_ID, string_attribute(id)?);
         }
         if let Some(origin) = &self.settings.origination_number {
-            publish = publish.message_attributes(ATTR_ORIGINATION_NUMBER, string_attribute(origin)?);
+            publish =
+                publish.message_attributes(ATTR_ORIGINATION_NUMBER, string_attribute(origin)?);
         }
         let output = publish
             .send()

@@ -91,12 +91,22 @@ async fn ses_sends_the_manager_email_from_the_verified_sender() {
     assert_eq!(sent.len(), 1, "exactly one message with our id");
     let m = sent[0];
     assert_eq!(m["source"], format!("Contoso IT <{sender}>").as_str());
-    assert_eq!(m["destinations"]["ToAddresses"], serde_json::json!([manager]));
+    assert_eq!(
+        m["destinations"]["ToAddresses"],
+        serde_json::json!([manager])
+    );
     let subject = m["subject"].as_str().unwrap();
-    assert!(subject.contains("Jan de Vries (jan.devries@contoso.com)"), "{subject}");
+    assert!(
+        subject.contains("Jan de Vries (jan.devries@contoso.com)"),
+        "{subject}"
+    );
     assert!(!subject.contains(pass.expose()));
     let body = m["body"].as_str().unwrap();
-    assert_eq!(body.matches(pass.expose()).count(), 1, "the pass exactly once");
+    assert_eq!(
+        body.matches(pass.expose()).count(),
+        1,
+        "the pass exactly once"
+    );
     for needle in [
         "Jan de Vries (jan.devries@contoso.com)",
         "Valid from:  2027-03-01 07:00 UTC",
@@ -138,7 +148,10 @@ async fn ses_refuses_an_unverified_sender_with_a_typed_permanent_error() {
     );
     assert_eq!(err.disposition(), DeliveryDisposition::SkipUser);
     for shown in [err.to_string(), format!("{err:?}")] {
-        assert!(!shown.contains(pass.expose()) && !shown.contains(&manager), "{shown}");
+        assert!(
+            !shown.contains(pass.expose()) && !shown.contains(&manager),
+            "{shown}"
+        );
     }
 }
 
@@ -194,7 +207,8 @@ async fn sns_publishes_a_transactional_sms_to_the_directory_number() {
         },
     );
     let pass = tap();
-    let recipient = Recipient::directory_mobile("06-12345678", Some("NL".parse().unwrap())).unwrap();
+    let recipient =
+        Recipient::directory_mobile("06-12345678", Some("NL".parse().unwrap())).unwrap();
     let receipt = delivery.deliver(&recipient, &notice(&pass)).await.unwrap();
     assert_eq!(receipt.channel, Channel::MobileSms);
     assert_eq!(receipt.recipient, "+31 6******78");
@@ -264,7 +278,10 @@ async fn sns_refusing_the_number_is_a_typed_refusal_without_the_number_in_it() {
     );
     assert_eq!(err.disposition(), DeliveryDisposition::SkipUser);
     let shown = format!("{err} {err:?}");
-    assert!(!shown.contains("1234567890") && !shown.contains(pass.expose()), "{shown}");
+    assert!(
+        !shown.contains("1234567890") && !shown.contains(pass.expose()),
+        "{shown}"
+    );
 }
 
 #[tokio::test]

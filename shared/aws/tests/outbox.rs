@@ -27,12 +27,18 @@ fn mobile() -> Recipient {
 async fn keeps_each_message_and_shows_it_only_masked() {
     let outbox = Outbox::new();
     let mail = Recipient::manager_email("petra@contoso.com").unwrap();
-    let r1 = outbox.deliver(&mail, &notice("jan@contoso.com")).await.unwrap();
+    let r1 = outbox
+        .deliver(&mail, &notice("jan@contoso.com"))
+        .await
+        .unwrap();
     let r2 = outbox
         .deliver(&mobile(), &notice("kim@contoso.com"))
         .await
         .unwrap();
-    assert_eq!((r1.channel, r2.channel), (Channel::ManagerEmail, Channel::MobileSms));
+    assert_eq!(
+        (r1.channel, r2.channel),
+        (Channel::ManagerEmail, Channel::MobileSms)
+    );
     assert_ne!(r1.message_id, r2.message_id);
     assert_eq!(r2.recipient, "+31 6******78");
 
@@ -47,7 +53,10 @@ async fn keeps_each_message_and_shows_it_only_masked() {
 
     let shown = format!("{outbox:?} {sent:?} {}", outbox.listing().join("\n"));
     assert!(!shown.contains(TAP), "{shown}");
-    assert!(!shown.contains("12345678") && !shown.contains("petra@"), "{shown}");
+    assert!(
+        !shown.contains("12345678") && !shown.contains("petra@"),
+        "{shown}"
+    );
     assert!(shown.contains(PASS_MASK) && shown.contains("p***@contoso.com"));
     assert_eq!(outbox.listing().len(), 2);
     assert!(outbox.listing().iter().all(|l| !l.contains('\n')));

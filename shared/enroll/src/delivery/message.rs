@@ -39,8 +39,10 @@ pub fn compose(channel: Channel, notice: &PassNotice) -> Message {
 /// `2027-03-01 08:00 UTC`.
 pub fn format_utc(at: OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
-    at.format(format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
-        .unwrap_or_else(|_| at.to_string())
+    at.format(format_description!(
+        "[year]-[month]-[day] [hour]:[minute] UTC"
+    ))
+    .unwrap_or_else(|_| at.to_string())
 }
 
 /// `45 minutes`, `1 hour`, `8 hours`, `1 hour 30 minutes`, `3 days`.

@@ -26,7 +26,10 @@ fn email_names_the_user_validity_steps_and_holds_the_pass_once() {
     let m = compose_email(&notice());
     let subject = m.subject.clone().unwrap();
     let body = m.body.expose();
-    assert!(subject.contains("Jan de Vries (jan.devries@contoso.com)"), "{subject}");
+    assert!(
+        subject.contains("Jan de Vries (jan.devries@contoso.com)"),
+        "{subject}"
+    );
     assert!(!subject.contains(TAP));
     assert_eq!(body.matches(TAP).count(), 1, "{body}");
     for needle in [
@@ -61,7 +64,11 @@ fn email_without_display_name_uses_the_upn() {
         ..notice()
     };
     let m = compose_email(&n);
-    assert!(m.subject.unwrap().ends_with("member jan.devries@contoso.com"));
+    assert!(
+        m.subject
+            .unwrap()
+            .ends_with("member jan.devries@contoso.com")
+    );
     assert!(m.body.expose().contains("How the new user signs in"));
 }
 
@@ -70,7 +77,12 @@ fn sms_is_one_segment_names_the_user_and_holds_the_pass_once() {
     let m = compose_sms(&notice());
     let body = m.body.expose();
     assert_eq!(m.subject, None);
-    assert_eq!(sms_segments(body), 1, "{} chars: {body}", body.chars().count());
+    assert_eq!(
+        sms_segments(body),
+        1,
+        "{} chars: {body}",
+        body.chars().count()
+    );
     assert_eq!(body.matches(TAP).count(), 1);
     for needle in [
         "jan.devries@contoso.com",
@@ -151,7 +163,10 @@ fn debug_output_never_shows_the_pass_or_the_recipient() {
         compose_sms(&n)
     );
     assert!(!shown.contains(TAP), "{shown}");
-    assert!(!shown.contains("12345678") && !shown.contains("petra.bakker"), "{shown}");
+    assert!(
+        !shown.contains("12345678") && !shown.contains("petra.bakker"),
+        "{shown}"
+    );
     assert!(shown.contains("+31 6******78") && shown.contains("p***@contoso.com"));
 }
 
@@ -166,7 +181,9 @@ fn directory_mobile_is_normalised_and_must_take_sms() {
         Err(RecipientProblem::MobileNotSmsCapable)
     );
     assert_eq!(
-        Recipient::directory_mobile("06-12345678", None).unwrap_err().code(),
+        Recipient::directory_mobile("06-12345678", None)
+            .unwrap_err()
+            .code(),
         "mobileNumberInvalid"
     );
 }
@@ -240,7 +257,10 @@ fn redact_removes_the_pass_the_recipient_and_stray_numbers() {
     );
     let out = redact(&text, &n, &r);
     assert!(!out.contains(TAP), "{out}");
-    assert!(!out.contains("12345678") && !out.contains("1234 5678"), "{out}");
+    assert!(
+        !out.contains("12345678") && !out.contains("1234 5678"),
+        "{out}"
+    );
     assert!(out.contains("+31 6******78"), "{out}");
     assert!(out.contains("request 2 of 3"), "{out}");
     let mail = Recipient::manager_email("petra@contoso.com").unwrap();
@@ -273,7 +293,11 @@ fn error_dispositions_and_codes() {
     };
     assert_eq!(systemic.disposition(), DeliveryDisposition::Systemic);
     assert!(!systemic.is_retryable());
-    assert!(refused.to_string().starts_with("manager-email delivery refused"));
+    assert!(
+        refused
+            .to_string()
+            .starts_with("manager-email delivery refused")
+    );
 }
 
 /// Records what reached it, so the router's choice is visible.
@@ -309,5 +333,8 @@ async fn the_router_sends_each_channel_to_its_adapter_and_refuses_a_missing_one(
     let err = router.deliver(&mail, &notice()).await.unwrap_err();
     assert_eq!(err.disposition(), DeliveryDisposition::Systemic);
     assert_eq!(*sms.0.lock(), [Channel::MobileSms]);
-    assert_eq!(format!("{router:?}"), "Deliveries { email: false, sms: true }");
+    assert_eq!(
+        format!("{router:?}"),
+        "Deliveries { email: false, sms: true }"
+    );
 }

@@ -311,7 +311,9 @@ fn check_from(from: &str) -> Result<(), String> {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
     }) && address.is_ascii()
-        && !address.chars().any(|c| c.is_whitespace() || "<>,;\"".contains(c));
+        && !address
+            .chars()
+            .any(|c| c.is_whitespace() || "<>,;\"".contains(c));
     if ok {
         Ok(())
     } else {

@@ -76,7 +76,10 @@ fn explicit_off_wins_over_a_configured_channel() {
         (ENV_BOOTSTRAP_EMAIL_FROM, "it@contoso.com"),
     ])
     .unwrap();
-    assert_eq!(p.bootstrap_effect(), BootstrapEffect::Off(BootstrapOff::SetOff));
+    assert_eq!(
+        p.bootstrap_effect(),
+        BootstrapEffect::Off(BootstrapOff::SetOff)
+    );
 }
 
 #[test]
@@ -167,13 +170,23 @@ fn the_example_file_with_its_bootstrap_lines_uncommented_parses() {
     let text = include_str!("../../../autoenroll.example.toml");
     let uncommented: String = text
         .lines()
-        .map(|l| l.strip_prefix("# ").filter(|r| r.starts_with("bootstrap")).unwrap_or(l))
+        .map(|l| {
+            l.strip_prefix("# ")
+                .filter(|r| r.starts_with("bootstrap"))
+                .unwrap_or(l)
+        })
         .collect::<Vec<_>>()
         .join("\n");
     assert_ne!(uncommented, text);
     let p = Policy::from_toml_str(&uncommented).unwrap();
-    assert_eq!(p.bootstrap.delivery, Some(BootstrapDelivery::ManagerEmailThenSms));
-    assert_eq!(p.bootstrap.sms_origination_number.as_deref(), Some("+15555550100"));
+    assert_eq!(
+        p.bootstrap.delivery,
+        Some(BootstrapDelivery::ManagerEmailThenSms)
+    );
+    assert_eq!(
+        p.bootstrap.sms_origination_number.as_deref(),
+        Some("+15555550100")
+    );
     assert!(p.bootstrap_effect().is_on());
 }
 
