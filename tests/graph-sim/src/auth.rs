@@ -246,7 +246,7 @@ fn issue_token(
         )
         .into_response();
     }
-    let app = match authenticate_client(&state, &tenant_id, &form) {
+    let app = match authenticate_client(state, &tenant_id, &form) {
         Ok(app) => app,
         Err(error) => return error.into_response(),
     };

@@ -189,7 +189,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// The tenant id for an id or the default domain, or Entra's `invalid_tenant` answer.
-fn resolve_tenant(state: &AppState, tenant: &str) -> Result<String, Response> {
+fn resolve_tenant(state: &AppState, tenant: &str) -> Result<String, StsError> {
     let (id, domain) = state
         .tenant
         .with(|t| (t.id.clone(), t.default_domain.clone()));
@@ -203,8 +203,7 @@ fn resolve_tenant(state: &AppState, tenant: &str) -> Result<String, Response> {
             &format!(
                 "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
             ),
-        )
-        .into_response())
+        ))
     }
 }
 
@@ -217,7 +216,7 @@ async fn openid_configuration(
 ) -> Response {
     let id = match resolve_tenant(&state, &tenant) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let base = &state.base_url;
     let host = base
@@ -258,6 +257,6 @@ async fn openid_configuration(
 async fn keys(State(state): State<AppState>, Path(tenant): Path<String>) -> Response {
     match resolve_tenant(&state, &tenant) {
         Ok(_) => axum::Json(json!({"keys": []})).into_response(),
-        Err(r) => r,
+        Err(e) => e.into_response(),
     }
 }
