@@ -24,7 +24,7 @@
 
 use std::time::Duration;
 
-use autoenroll_graph::model::PhoneType;
+use autoenroll_graph::model::{PerUserMfaState, PhoneType};
 use autoenroll_graph::{GraphClient, GraphError};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -290,12 +290,36 @@ async fn perform_action(
                 Err(e) => Err(e.into()),
             }
         }
+        // Both are read again if the write has to wait: what the plan saw may have been changed
+        // meanwhile (an administrator enforcing MFA, the user choosing a method), and the
+        // write would undo that. A fresh read and plan then decide.
         Action::SetSmsPreferred => {
-            graph.sign_in_preferences(user_id).set_sms_default().await?;
+            let seen = view
+                .sign_in_preferences
+                .as_ref()
+                .and_then(|p| p.user_preferred_method_for_secondary_authentication.clone());
+            let sent = graph
+                .sign_in_preferences(user_id)
+                .set_sms_default_unless_changed(|now| now == seen.as_deref())
+                .await?;
+            if !sent {
+                return Err(StepError::Changed(
+                    "the preferred method changed while the write waited",
+                ));
+            }
             Ok(Written::Done)
         }
         Action::SetPerUserMfa { state } => {
-            graph.mfa_requirements(user_id).set(*state).await?;
+            let seen = view.mfa_state.unwrap_or(PerUserMfaState::Disabled);
+            let sent = graph
+                .mfa_requirements(user_id)
+                .set_unless_changed(*state, |now| now == seen)
+                .await?;
+            if !sent {
+                return Err(StepError::Changed(
+                    "the per-user MFA state changed while the write waited",
+                ));
+            }
             Ok(Written::Done)
         }
         Action::AddToGroup { group_id } => {

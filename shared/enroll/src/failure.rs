@@ -135,6 +135,7 @@ impl From<&GraphError> for Cause {
                 code: e.code.clone(),
             },
             GraphErrorKind::Config => Cause::Config,
+            GraphErrorKind::Deferred => Cause::Deferred,
             kind => Cause::Graph {
                 kind,
                 status: e.status,

@@ -3,6 +3,7 @@
 //! 5xx, invalid number, memory store down) and exclusions. Assertions read the simulated
 //! tenant's state back through Graph.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use autoenroll_core::apply::apply;
@@ -14,8 +15,10 @@ use autoenroll_core::plan::{Action, Plan, SkipReason, UserView, plan};
 use autoenroll_core::policy::{Exclusion, MfaMode, Policy};
 use autoenroll_core::ports::{AuditOutcome, ManagedPhone, MemoryStore, StoreError, Trigger};
 use autoenroll_core::read::{ReadView, read_view};
-use autoenroll_graph::model::{PerUserMfaState, PhoneType};
-use autoenroll_graph::{Credential, GraphClient, GraphConfig, PacingConfig, RetryConfig, Secret};
+use autoenroll_graph::model::{PerUserMfaState, PhoneType, SignInPreferences};
+use autoenroll_graph::{
+    BudgetClass, Credential, GraphClient, GraphConfig, Pacer, PacingConfig, RetryConfig, Secret,
+};
 use graph_sim::{Counters, FaultKind, FaultRule, Seed, Sim, SimOptions};
 use serde_json::json;
 
@@ -31,6 +34,7 @@ const NEW_HIRE: &str = "4a1e6c2b-0f3d-4e8a-9b7c-1d2e3f4a5b21";
 const CA_GROUP: &str = "c0a80101-5e1f-4c3a-8d2b-000000000001";
 const BREAKGLASS_GROUP: &str = "c0a80101-5e1f-4c3a-8d2b-000000000002";
 const PHONE_POST: &str = "POST /users/{user}/authentication/phoneMethods";
+const MFA_GET: &str = "GET /users/{user}/authentication/requirements";
 
 struct World {
     sim: Sim,
@@ -47,7 +51,20 @@ async fn world() -> World {
     })
     .await
     .unwrap();
-    let config = GraphConfig::new(
+    let config = graph_config(&sim).with_pacing(PacingConfig {
+        enabled: false,
+        ..PacingConfig::default()
+    });
+    World {
+        graph: GraphClient::new(config).unwrap(),
+        sim,
+        memory: InMemoryMemoryStore::new(),
+        audit: InMemoryAuditSink::new(),
+    }
+}
+
+fn graph_config(sim: &Sim) -> GraphConfig {
+    GraphConfig::new(
         sim.tenant_id(),
         APP,
         Credential::ClientSecret(Secret::new(APP_SECRET)),
@@ -61,16 +78,6 @@ async fn world() -> World {
         max_delay: Duration::from_millis(200),
         max_total_wait: Duration::from_secs(10),
     })
-    .with_pacing(PacingConfig {
-        enabled: false,
-        ..PacingConfig::default()
-    });
-    World {
-        graph: GraphClient::new(config).unwrap(),
-        sim,
-        memory: InMemoryMemoryStore::new(),
-        audit: InMemoryAuditSink::new(),
-    }
 }
 
 fn policy() -> Policy {
@@ -724,6 +731,109 @@ async fn office_fallback_registers_the_business_phone_for_voice() {
     assert_eq!(
         w.memory.get(ISAIAH).await.unwrap().map(|m| m.phone_type),
         Some(PhoneType::Office)
+    );
+    w.sim.shutdown().await;
+}
+
+/// A worker whose write budget is one write per `window`, already spent: its next write waits.
+async fn worker_with_spent_write_budget(sim: &Sim, window: Duration) -> GraphClient {
+    let pacer = Arc::new(Pacer::new(PacingConfig {
+        writes_per_window: 1,
+        write_window: window,
+        headroom: 1.0,
+        ..PacingConfig::default()
+    }));
+    pacer.acquire(BudgetClass::Write, 1).await;
+    GraphClient::new(graph_config(sim).with_pacer(pacer)).unwrap()
+}
+
+#[tokio::test]
+async fn mfa_raised_by_an_admin_while_our_write_waited_is_not_lowered() {
+    let w = world().await;
+    let p = policy();
+    let view = w.view(&p, NEW_HIRE).await;
+    assert_eq!(view.mfa_state, Some(PerUserMfaState::Disabled));
+    let worker = worker_with_spent_write_budget(&w.sim, Duration::from_millis(300)).await;
+    // Our write has to wait for budget; meanwhile an administrator enforces MFA.
+    w.graph
+        .mfa_requirements(NEW_HIRE)
+        .set(PerUserMfaState::Enforced)
+        .await
+        .unwrap();
+    let enable = Plan::Enroll {
+        actions: vec![Action::SetPerUserMfa {
+            state: PerUserMfaState::Enabled,
+        }],
+        notes: vec![],
+    };
+    let outcome = apply(&worker, &p, &view, &enable, &w.memory, &w.audit, None).await;
+    assert_eq!(w.mfa_state(NEW_HIRE).await, PerUserMfaState::Enforced);
+    assert!(
+        matches!(&outcome, Outcome::Failed { failure: Failure { cause: Cause::Changed(_), .. }, completed, .. } if completed.is_empty()),
+        "{outcome:?}"
+    );
+    assert_eq!(outcome.disposition(), Some(Disposition::Retry));
+    // The next attempt plans from the fresh state: nothing left to raise.
+    let (replanned, _) = w.enroll(&p, NEW_HIRE).await;
+    assert!(
+        !replanned
+            .actions()
+            .iter()
+            .any(|a| matches!(a, Action::SetPerUserMfa { .. })),
+        "{replanned:?}"
+    );
+    w.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_write_that_did_not_wait_is_sent_without_reading_again() {
+    let w = world().await;
+    let p = policy();
+    let view = w.view(&p, NEW_HIRE).await;
+    let before = w.sim.control().counters().calls(MFA_GET);
+    let enable = Plan::Enroll {
+        actions: vec![Action::SetPerUserMfa {
+            state: PerUserMfaState::Enabled,
+        }],
+        notes: vec![],
+    };
+    let outcome = w.run(&p, &view, &enable).await;
+    assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+    assert_eq!(w.sim.control().counters().calls(MFA_GET), before);
+    assert_eq!(w.mfa_state(NEW_HIRE).await, PerUserMfaState::Enabled);
+    w.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_preferred_method_chosen_while_our_write_waited_is_kept() {
+    let w = world().await;
+    let p = policy();
+    let view = w.view(&p, NEW_HIRE).await;
+    let worker = worker_with_spent_write_budget(&w.sim, Duration::from_millis(300)).await;
+    // The phone is there (so Graph accepts voice as the preference), and the user picks it.
+    w.graph
+        .phone_methods(NEW_HIRE)
+        .add("+31 633333333", PhoneType::Mobile)
+        .await
+        .unwrap();
+    w.graph
+        .sign_in_preferences(NEW_HIRE)
+        .set(&SignInPreferences {
+            user_preferred_method_for_secondary_authentication: Some("voiceMobile".into()),
+            ..SignInPreferences::default()
+        })
+        .await
+        .unwrap();
+    let sms = Plan::Enroll {
+        actions: vec![Action::SetSmsPreferred],
+        notes: vec![],
+    };
+    let outcome = apply(&worker, &p, &view, &sms, &w.memory, &w.audit, None).await;
+    assert_eq!(w.preferred(NEW_HIRE).await.as_deref(), Some("voiceMobile"));
+    assert_eq!(
+        outcome.disposition(),
+        Some(Disposition::Retry),
+        "{outcome:?}"
     );
     w.sim.shutdown().await;
 }

@@ -48,6 +48,9 @@ impl ApiVersion {
 #[derive(Clone)]
 pub struct GraphClient {
     inner: Arc<Inner>,
+    /// Calls through this handle give up waiting (for budget or a retry) that would end after
+    /// this instant: see [`GraphClient::until`].
+    deadline: Option<Instant>,
 }
 
 struct Inner {
@@ -213,6 +216,7 @@ impl GraphClient {
             None => Pacer::shared(&config.pacer_key(), &config.pacing),
         };
         Ok(Self {
+            deadline: None,
             inner: Arc::new(Inner {
                 http,
                 base,
@@ -224,6 +228,21 @@ impl GraphClient {
                 request_timeout: config.request_timeout,
             }),
         })
+    }
+
+    /// A handle whose calls end with [`GraphErrorKind::Deferred`](crate::GraphErrorKind) instead of
+    /// waiting for budget past `deadline`, and stop retrying when the next retry would start
+    /// after it (the caller's invocation ends then; a wait that outlives it times out the whole
+    /// batch). Shares everything else with `self`.
+    pub fn until(&self, deadline: Instant) -> GraphClient {
+        GraphClient {
+            inner: self.inner.clone(),
+            deadline: Some(deadline),
+        }
+    }
+
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
     }
 
     /// The pacer this client draws on (shared process-wide per endpoint + tenant + app).
@@ -333,7 +352,37 @@ impl GraphClient {
 
     /// Sends `req` with retries and returns the 2xx response.
     pub(crate) async fn send(&self, req: &GraphRequest) -> Result<GraphResponse, GraphError> {
-        self.run(req, |attempt| self.attempt(req, attempt)).await
+        self.run(req, |attempt| self.attempt_unconditional(req, attempt))
+            .await
+    }
+
+    /// One attempt with no precondition.
+    pub(crate) async fn attempt_unconditional(
+        &self,
+        req: &GraphRequest,
+        attempt: u32,
+    ) -> Result<GraphResponse, GraphError> {
+        let go_ahead = || async { Ok(true) };
+        self.attempt(req, attempt, &go_ahead)
+            .await?
+            .ok_or_else(|| GraphError::config("a call without a precondition was withheld"))
+    }
+
+    /// Sends the write `req` unless `still_wanted` says otherwise: it is asked (and may read
+    /// Graph) before any attempt that had to wait — for budget, or after a failed attempt — since
+    /// someone else may have changed what the write was planned on meanwhile. `Ok(None)`: not
+    /// sent, `still_wanted` said no.
+    pub(crate) async fn send_unless_changed<F, Fut>(
+        &self,
+        req: &GraphRequest,
+        still_wanted: F,
+    ) -> Result<Option<GraphResponse>, GraphError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<bool, GraphError>>,
+    {
+        self.run(req, |attempt| self.attempt(req, attempt, &still_wanted))
+            .await
     }
 
     pub(crate) async fn send_json<T: DeserializeOwned>(
@@ -375,7 +424,8 @@ impl GraphClient {
             .when(|e: &GraphError| safety.allows(e))
             .adjust(|e: &GraphError, cap| {
                 let spent = Duration::from_nanos(slept_nanos.load(Ordering::Relaxed));
-                let delay = next_delay(e, cap, spent, config, rand::random::<f64>());
+                let delay = next_delay(e, cap, spent, config, rand::random::<f64>())
+                    .filter(|d| self.deadline.is_none_or(|end| Instant::now() + *d < end));
                 if let Some(d) = delay {
                     let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
                     slept_nanos.fetch_add(nanos, Ordering::Relaxed);
@@ -410,35 +460,49 @@ impl GraphClient {
         result
     }
 
-    /// One attempt: a concurrency slot, then the budget (booked when the request really leaves,
-    /// so the pacer's window matches what Graph sees), then the token, then the request.
-    pub(crate) async fn attempt(
+    /// One attempt: the budget (booked when the request really leaves, so the pacer's window
+    /// matches what Graph sees), the precondition if the attempt had to wait, then a concurrency
+    /// slot, the token and the request. The slot is taken after the budget so that a write
+    /// waiting for write budget does not hold a slot a read could use.
+    pub(crate) async fn attempt<F, Fut>(
         &self,
         req: &GraphRequest,
         attempt: u32,
-    ) -> Result<GraphResponse, GraphError> {
+        still_wanted: &F,
+    ) -> Result<Option<GraphResponse>, GraphError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<bool, GraphError>>,
+    {
         let span = tracing::Span::current();
         span.record("attempt", attempt);
+        let mut waited = Duration::ZERO;
+        for (class, cost) in [
+            (BudgetClass::Write, req.writes),
+            (BudgetClass::Read, req.reads),
+        ] {
+            if cost > 0 {
+                waited += self
+                    .inner
+                    .pacer
+                    .acquire_before(class, cost, self.deadline)
+                    .await
+                    .map_err(|_| GraphError::deferred(class))?;
+            }
+        }
+        if waited >= Duration::from_millis(1) {
+            tracing::debug!(waited_ms = waited.as_millis() as u64, "paced");
+        }
+        if (waited > Duration::ZERO || attempt > 1) && !still_wanted().await? {
+            tracing::info!("write withheld: what it was planned on changed while it waited");
+            return Ok(None);
+        }
         let _permit = self
             .inner
             .permits
             .acquire()
             .await
             .map_err(|_| GraphError::config("the client's concurrency limit was closed"))?;
-        let mut waited = Duration::ZERO;
-        if req.writes > 0 {
-            waited += self
-                .inner
-                .pacer
-                .acquire(BudgetClass::Write, req.writes)
-                .await;
-        }
-        if req.reads > 0 {
-            waited += self.inner.pacer.acquire(BudgetClass::Read, req.reads).await;
-        }
-        if waited >= Duration::from_millis(1) {
-            tracing::debug!(waited_ms = waited.as_millis() as u64, "paced");
-        }
         let token = self.access_token().await?;
         let mut builder = self
             .inner
@@ -468,11 +532,11 @@ impl GraphClient {
         self.feed_back(req, status, &headers);
         let body = response.bytes().await.map_err(GraphError::from_reqwest)?;
         if (200..300).contains(&status) {
-            Ok(GraphResponse {
+            Ok(Some(GraphResponse {
                 status,
                 body,
                 request_id,
-            })
+            }))
         } else {
             Err(GraphError::from_response(status, &headers, &body))
         }

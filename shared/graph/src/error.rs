@@ -25,6 +25,9 @@ pub enum GraphErrorKind {
     Decode,
     /// The client was configured or called wrongly (bad URL, bad CA PEM, unknown phone type…).
     Config,
+    /// Not sent: the budget for it would only be there after the caller's deadline
+    /// ([`crate::GraphClient::until`]). The caller tries again in a later invocation.
+    Deferred,
 }
 
 /// An error from Graph or from the way to it. (Text fields are `Box<str>` to keep the error
@@ -140,6 +143,13 @@ impl GraphError {
 
     pub(crate) fn config(message: impl AsRef<str>) -> Self {
         Self::new(GraphErrorKind::Config, message)
+    }
+
+    pub(crate) fn deferred(class: crate::pacer::BudgetClass) -> Self {
+        Self::new(
+            GraphErrorKind::Deferred,
+            format!("no {class:?} budget before the deadline; not sent"),
+        )
     }
 
     pub(crate) fn decode(message: impl AsRef<str>, request_id: Option<String>) -> Self {

@@ -32,6 +32,10 @@ pub enum BudgetClass {
     Write,
 }
 
+/// The budget would only be there after the caller's deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PastDeadline;
+
 /// Pacing settings. The defaults are the documented quotas for a small tenant, whole for one
 /// process; a Lambda function sets `instance_share_divisor` to its event source's
 /// `MaximumConcurrency` so that all its instances together stay within the quota.
@@ -184,17 +188,34 @@ impl Pacer {
     /// Waits until `cost` units of `class` fit in this instance's share, then books them.
     /// Returns how long it waited.
     pub async fn acquire(&self, class: BudgetClass, cost: u32) -> Duration {
+        match self.acquire_before(class, cost, None).await {
+            Ok(waited) => waited,
+            Err(PastDeadline) => unreachable!("no deadline, so never past it"),
+        }
+    }
+
+    /// As [`Pacer::acquire`], but gives up — booking nothing — as soon as the budget would
+    /// only be there after `deadline`.
+    pub async fn acquire_before(
+        &self,
+        class: BudgetClass,
+        cost: u32,
+        deadline: Option<Instant>,
+    ) -> Result<Duration, PastDeadline> {
         if !self.config.enabled {
-            return Duration::ZERO;
+            return Ok(Duration::ZERO);
         }
         let start = Instant::now();
         let share = self.config.share(class);
         loop {
             let now = Instant::now();
             let wake = match self.lane(class).lock().try_acquire(now, cost, share) {
-                Ok(()) => return now - start,
+                Ok(()) => return Ok(now - start),
                 Err(wake) => wake,
             };
+            if deadline.is_some_and(|end| wake >= end) {
+                return Err(PastDeadline);
+            }
             tokio::time::sleep_until(wake).await;
         }
     }
@@ -494,5 +515,33 @@ mod tests {
         pacer.acquire(BudgetClass::Write, 1).await;
         assert_eq!(pacer.snapshot(BudgetClass::Write).used, 2);
         assert_eq!(pacer.snapshot(BudgetClass::Read).used, 0);
+    }
+
+    #[tokio::test]
+    async fn a_wait_that_would_pass_the_deadline_books_nothing_and_says_so() {
+        let pacer = Pacer::new(PacingConfig {
+            writes_per_window: 1,
+            write_window: Duration::from_millis(200),
+            headroom: 1.0,
+            ..PacingConfig::default()
+        });
+        pacer.acquire(BudgetClass::Write, 1).await;
+        // The budget frees 200 ms after the booking: after this deadline.
+        let deadline = Instant::now() + Duration::from_millis(50);
+        assert_eq!(
+            pacer
+                .acquire_before(BudgetClass::Write, 1, Some(deadline))
+                .await,
+            Err(PastDeadline)
+        );
+        assert_eq!(pacer.snapshot(BudgetClass::Write).used, 1);
+        // Budget that is there before the deadline is waited for.
+        let later = Instant::now() + Duration::from_secs(60);
+        let waited = pacer
+            .acquire_before(BudgetClass::Write, 1, Some(later))
+            .await
+            .unwrap();
+        assert!(waited > Duration::ZERO);
+        assert_eq!(pacer.snapshot(BudgetClass::Write).used, 1);
     }
 }

@@ -3,7 +3,7 @@
 
 use http::Method;
 
-use crate::client::{ApiVersion, GraphClient};
+use crate::client::{ApiVersion, GraphClient, GraphRequest};
 use crate::error::GraphError;
 use crate::model::{PerUserMfaState, SignInPreferences, StrongAuthenticationRequirements};
 
@@ -67,6 +67,41 @@ impl SignInPreferencesApi<'_> {
         self.client.send(&req).await.map(drop)
     }
 
+    /// As [`SignInPreferencesApi::set_sms_default`], but if the call has to wait (budget or a
+    /// retry) the preference is read again first and the write is withheld unless
+    /// `still_wanted(current preference)` — someone may have chosen a method meanwhile.
+    /// `Ok(false)`: withheld.
+    pub async fn set_sms_default_unless_changed(
+        &self,
+        still_wanted: impl Fn(Option<&str>) -> bool,
+    ) -> Result<bool, GraphError> {
+        let req = self
+            .client
+            .request(
+                Method::PATCH,
+                ApiVersion::Beta,
+                SIGN_IN_PREFERENCES,
+                &["users", &self.user, "authentication", "signInPreferences"],
+            )
+            .json(&SignInPreferences {
+                user_preferred_method_for_secondary_authentication: Some("sms".to_owned()),
+                ..SignInPreferences::default()
+            })?;
+        let still_wanted = &still_wanted;
+        let recheck = move || async move {
+            let now = self.get().await?;
+            Ok(still_wanted(
+                now.user_preferred_method_for_secondary_authentication
+                    .as_deref(),
+            ))
+        };
+        Ok(self
+            .client
+            .send_unless_changed(&req, recheck)
+            .await?
+            .is_some())
+    }
+
     /// Makes SMS the user's preferred second factor
     /// (`userPreferredMethodForSecondaryAuthentication: "sms"`). Graph ignores the preference
     /// while system-preferred MFA is on.
@@ -94,13 +129,36 @@ impl MfaRequirements<'_> {
     /// `PATCH /beta/users/{id}/authentication/requirements` `{perUserMfaState}` → 204. Graph
     /// turns `enabled` into `enforced` for a user who already has a strong method.
     pub async fn set(&self, state: PerUserMfaState) -> Result<(), GraphError> {
+        let req = self.set_request(state)?;
+        self.client.send(&req).await.map(drop)
+    }
+
+    /// As [`MfaRequirements::set`], but if the call has to wait (budget or a retry) the state
+    /// is read again first and the write is withheld unless `still_wanted(current state)` — an
+    /// administrator may have raised it meanwhile, and this write would lower it. `Ok(false)`:
+    /// withheld.
+    pub async fn set_unless_changed(
+        &self,
+        state: PerUserMfaState,
+        still_wanted: impl Fn(PerUserMfaState) -> bool,
+    ) -> Result<bool, GraphError> {
+        let req = self.set_request(state)?;
+        let still_wanted = &still_wanted;
+        let recheck = move || async move { Ok(still_wanted(self.get().await?.per_user_mfa_state)) };
+        Ok(self
+            .client
+            .send_unless_changed(&req, recheck)
+            .await?
+            .is_some())
+    }
+
+    fn set_request(&self, state: PerUserMfaState) -> Result<GraphRequest, GraphError> {
         if state == PerUserMfaState::UnknownFutureValue {
             return Err(GraphError::config(
                 "cannot set perUserMfaState to unknownFutureValue",
             ));
         }
-        let req = self
-            .client
+        self.client
             .request(
                 Method::PATCH,
                 ApiVersion::Beta,
@@ -109,7 +167,6 @@ impl MfaRequirements<'_> {
             )
             .json(&StrongAuthenticationRequirements {
                 per_user_mfa_state: state,
-            })?;
-        self.client.send(&req).await.map(drop)
+            })
     }
 }
