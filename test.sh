@@ -27,6 +27,19 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   echo "$want" > "$stamp"
 fi
 
+# --- Headless Chromium for the report's browser test (cli/tests/report_browser.rs) -------
+# Debian's packages; installed only when missing (CI runs as root on a fresh Debian machine).
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  step "installing chromium and chromium-driver (apt-get) for the report's browser test"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && sudo_cmd="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo_cmd apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || {
+    $sudo_cmd apt-get update -qq >/dev/null
+    $sudo_cmd apt-get install -y -qq chromium chromium-driver >/dev/null
+  }
+fi
+
 # --- moto server on a free loopback port -----------------------------------------------
 pids=()
 cleanup() {

@@ -6,6 +6,7 @@
 //! - [`tenant`]: a real tenant, or graph-sim in this process.
 //! - [`stores`]: memory and audit for `plan` / `apply`.
 //! - [`backfill`]: `plan` / `apply` over every user, through the enroll function's `Enroller`.
+//! - [`coverage`]: `autoenroll report`, MFA coverage and SMS/voice readiness (CSV, JSON, HTML).
 //! - [`doctor`]: `autoenroll doctor` checks.
 //! - [`local`]: `autoenroll local`, the whole pipeline on a simulated tenant (and the reusable
 //!   local stack in [`local::stack`]).
@@ -14,6 +15,7 @@
 
 pub mod backfill;
 pub mod config;
+pub mod coverage;
 pub mod doctor;
 pub mod local;
 pub mod phone_check;

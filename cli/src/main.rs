@@ -88,6 +88,19 @@ mode, and that every break-glass exclusion names a user or group that exists.\n\
 Exit status 1 when a check fails (warnings do not fail)."
     )]
     Doctor(DoctorArgs),
+    /// MFA coverage and SMS/voice readiness of every user: CSV, JSON and one HTML page.
+    #[command(
+        long_about = "MFA coverage of every user, for administrators and auditors: \
+protected by a phishing-resistant method, by other MFA, by SMS/voice only (and the day that \
+stops working: 2027-02-01, 2027-07-01 for Global Administrators and external users, unless a \
+telecom provider is in production), bootstrap pending, stuck (and why), or excluded - with \
+administrators marked and what to do next. Writes a CSV, a JSON and one self-contained HTML \
+page (charts, the at-risk table with administrators first, the readiness checks of `doctor`) \
+that prints to PDF. Read-only, paced under Graph's read quota.\n\n\
+Without --tenant-id/--client-id it runs against a simulated Contoso tenant in this process.\n\n\
+Exit status 1 when some users could not be read."
+    )]
+    Report(autoenroll_cli::coverage::command::ReportArgs),
     /// Run the whole pipeline on a simulated tenant, with no cloud: the main demo.
     #[command(
         long_about = "Run the whole autoenroll pipeline on a simulated tenant, with no \
@@ -211,6 +224,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply(args) => backfill_command(Mode::Apply, args, &cli.policy).await,
         Command::Doctor(args) => doctor(args, &cli.policy).await,
         Command::Local(args) => local(args, &cli.policy).await,
+        Command::Report(args) => {
+            use autoenroll_cli::coverage::command::{self, Ending};
+            Ok(match command::run(args, &cli.policy).await? {
+                Ending::Complete => ExitCode::SUCCESS,
+                Ending::Problems => ExitCode::from(exit::PROBLEMS),
+                Ending::Interrupted => ExitCode::from(exit::INTERRUPTED),
+            })
+        }
     }
 }
 

@@ -130,7 +130,7 @@ pub struct ReportDocument<'a> {
 
 /// One CSV cell: quoted when needed, and a leading `= + - @` (a formula to spreadsheet apps —
 /// masked numbers start with `+`) neutralised with `'` (OWASP "CSV injection").
-fn csv_cell(value: &str) -> String {
+pub fn csv_cell(value: &str) -> String {
     let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod coverage;
 pub mod delivery;
 pub mod failure;
 pub mod ids;
