@@ -335,11 +335,8 @@ fn check_telecom(value: &Value) -> Result<(), String> {
     {
         return Err("telecomProviderSettings.isEvaluationModeEnabled must be a boolean.".into());
     }
-    if !m
-        .get("migrationPercentage")
-        .and_then(Value::as_u64)
-        .is_some_and(|p| p <= 100)
-    {
+    let percentage = m.get("migrationPercentage").and_then(Value::as_u64);
+    if percentage.is_none_or(|p| p > 100) {
         return Err(
             "telecomProviderSettings.migrationPercentage must be between 0 and 100.".into(),
         );
