@@ -13,7 +13,7 @@
 //! (without the body), counted as a failure metric and acknowledged, so it does not loop
 //! through the queue and the dead-letter queue.
 
-use std::time::Instant;
+use tokio::time::Instant;
 
 use autoenroll_aws::fifo::decode_body;
 use autoenroll_aws::metrics::EmfMetrics;
@@ -52,11 +52,14 @@ impl Malformed {
     }
 }
 
-/// Handles `event` with `enroller`, emitting one metric line per user (plus latency).
+/// Handles `event` with `enroller`, emitting one metric line per user (plus latency). No call
+/// waits for Graph budget past `deadline`: that user's message is failed (deferred, delivered
+/// again) and the batch still answers in time.
 pub async fn handle_batch<M: MemoryStore, A: AuditSink>(
     enroller: &Enroller<M, A>,
     metrics: &EmfMetrics,
     event: &SqsEvent,
+    deadline: Option<Instant>,
 ) -> Result<SqsBatchResponse, BatchError> {
     let groups = group_in_order(&event.records);
     let per_group = groups.iter().map(|messages| async move {
@@ -67,7 +70,7 @@ pub async fn handle_batch<M: MemoryStore, A: AuditSink>(
                 failed.push(message);
                 continue;
             }
-            if handle_message(enroller, metrics, message).await == Settle::Retry {
+            if handle_message(enroller, metrics, message, deadline).await == Settle::Retry {
                 failed.push(message);
             }
         }
@@ -115,6 +118,7 @@ async fn handle_message<M: MemoryStore, A: AuditSink>(
     enroller: &Enroller<M, A>,
     metrics: &EmfMetrics,
     message: &SqsMessage,
+    deadline: Option<Instant>,
 ) -> Settle {
     let started = Instant::now();
     let message_id = message.message_id.as_deref().unwrap_or_default();
@@ -137,7 +141,7 @@ async fn handle_message<M: MemoryStore, A: AuditSink>(
         }
     };
     let report = enroller
-        .enroll_user(&request.user_id, &request.trigger)
+        .enroll_user_by(&request.user_id, &request.trigger, deadline)
         .await;
     let settle = report.settle();
     emit(metrics, &report);

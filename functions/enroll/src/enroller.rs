@@ -17,6 +17,7 @@ use autoenroll_core::read::{ReadError, ReadView, read_view};
 use autoenroll_graph::GraphClient;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use tokio::time::Instant;
 
 /// What enrolling one user needs: Graph, the policy, and the two stores. Cheap to share
 /// (`Arc` it); every method takes `&self`.
@@ -168,14 +169,11 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
 
     /// Reads `user` (object id or UPN) and plans, writing nothing (not even an audit record).
     pub async fn plan_user(&self, user: &str) -> Result<PlannedUser, ReadError> {
-        let read = read_view(
-            &self.graph,
-            &self.policy,
-            &self.tenant_id,
-            user,
-            &self.memory,
-        )
-        .await?;
+        self.plan_with(&self.graph, user).await
+    }
+
+    async fn plan_with(&self, graph: &GraphClient, user: &str) -> Result<PlannedUser, ReadError> {
+        let read = read_view(graph, &self.policy, &self.tenant_id, user, &self.memory).await?;
         Ok(match read {
             ReadView::Skip {
                 reason,
@@ -197,7 +195,23 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
     /// An excluded account is read no further than its UPN and group memberships, and never
     /// written to.
     pub async fn enroll_user(&self, user: &str, trigger: &Trigger) -> UserReport {
-        let planned = match self.plan_user(user).await {
+        self.enroll_user_by(user, trigger, None).await
+    }
+
+    /// As [`Enroller::enroll_user`], with no wait for Graph budget past `deadline`: such a
+    /// call ends as [`Cause::Deferred`](autoenroll_core::failure::Cause) (retry), so the
+    /// caller answers before its invocation times out.
+    pub async fn enroll_user_by(
+        &self,
+        user: &str,
+        trigger: &Trigger,
+        deadline: Option<Instant>,
+    ) -> UserReport {
+        let graph = match deadline {
+            Some(deadline) => self.graph.until(deadline),
+            None => self.graph.clone(),
+        };
+        let planned = match self.plan_with(&graph, user).await {
             Ok(planned) => planned,
             Err(e) => {
                 let report = UserReport {
@@ -235,7 +249,7 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
             }
             PlannedUser::Planned { view, plan } => {
                 let outcome = apply(
-                    &self.graph,
+                    &graph,
                     &self.policy,
                     &view,
                     &plan,

@@ -17,6 +17,7 @@ use autoenroll_core::ports::{AuditSink, MemoryStore};
 use autoenroll_graph::{GraphClient, GraphError, RetryConfig};
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use tokio::time::Instant;
 
 mod batch;
 mod enroller;
@@ -91,10 +92,33 @@ impl<M: MemoryStore, A: AuditSink> EnrollFunction<M, A> {
         &self.metrics
     }
 
-    /// One SQS batch (what Lambda's event source mapping delivers).
+    /// One SQS batch (what Lambda's event source mapping delivers), with no deadline.
     pub async fn handle(&self, event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
-        handle_batch(&self.enroller, &self.metrics, &event).await
+        handle_batch(&self.enroller, &self.metrics, &event, None).await
     }
+
+    /// One SQS batch that must be answered by `deadline` (see [`invocation_deadline`]).
+    pub async fn handle_until(
+        &self,
+        event: SqsEvent,
+        deadline: Instant,
+    ) -> Result<SqsBatchResponse, BatchError> {
+        handle_batch(&self.enroller, &self.metrics, &event, Some(deadline)).await
+    }
+}
+
+/// Time kept back from the invocation's deadline for what follows the last Graph call: the
+/// memory confirmation, the audit record and the answer to Lambda.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+
+/// The instant by which Graph calls must have started, from Lambda's invocation deadline
+/// (milliseconds since the Unix epoch, `Context::deadline`).
+pub fn invocation_deadline(deadline_epoch_ms: u64) -> Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let left = Duration::from_millis(deadline_epoch_ms.saturating_sub(now_ms));
+    Instant::now() + left.saturating_sub(DEADLINE_MARGIN)
 }
 
 /// Why the function could not start (configuration, secret, Graph client).

@@ -12,7 +12,11 @@ async fn main() -> Result<(), Error> {
     let function = autoenroll_enroll::from_env(&Env::from_process(), &aws).await?;
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        function.handle(event.payload).await.map_err(Error::from)
+        let deadline = autoenroll_enroll::invocation_deadline(event.context.deadline);
+        function
+            .handle_until(event.payload, deadline)
+            .await
+            .map_err(Error::from)
     }))
     .await
 }

@@ -12,7 +12,9 @@ use autoenroll_core::outcome::Outcome;
 use autoenroll_core::policy::Policy;
 use autoenroll_core::ports::{AuditOutcome, EnrollRequest, Trigger};
 use autoenroll_enroll::{EnrollFunction, Enroller, PlannedUser, Settle, UserResult};
-use autoenroll_graph::{Credential, GraphClient, GraphConfig, PacingConfig, RetryConfig, Secret};
+use autoenroll_graph::{
+    BudgetClass, Credential, GraphClient, GraphConfig, Pacer, PacingConfig, RetryConfig, Secret,
+};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use graph_sim::{FaultKind, FaultRule, Seed, Sim, SimOptions};
 use serde_json::{Value, json};
@@ -41,7 +43,15 @@ struct World {
 }
 
 fn graph(sim: &Sim, app: &str, secret: &str) -> GraphClient {
-    let config = GraphConfig::new(
+    let config = graph_config(sim, app, secret).with_pacing(PacingConfig {
+        enabled: false,
+        ..PacingConfig::default()
+    });
+    GraphClient::new(config).unwrap()
+}
+
+fn graph_config(sim: &Sim, app: &str, secret: &str) -> GraphConfig {
+    GraphConfig::new(
         sim.tenant_id(),
         app,
         Credential::ClientSecret(Secret::new(secret)),
@@ -55,11 +65,6 @@ fn graph(sim: &Sim, app: &str, secret: &str) -> GraphClient {
         max_delay: Duration::from_millis(50),
         max_total_wait: Duration::from_secs(2),
     })
-    .with_pacing(PacingConfig {
-        enabled: false,
-        ..PacingConfig::default()
-    });
-    GraphClient::new(config).unwrap()
 }
 
 fn policy() -> Policy {
@@ -72,6 +77,10 @@ fn policy() -> Policy {
 }
 
 async fn world_as(app: &str, secret: &str) -> World {
+    world_with(|sim| graph(sim, app, secret)).await
+}
+
+async fn world_with(client: impl FnOnce(&Sim) -> GraphClient) -> World {
     let sim = Sim::start(SimOptions {
         seed: Seed::contoso(),
         rng_seed: Some(11),
@@ -83,7 +92,7 @@ async fn world_as(app: &str, secret: &str) -> World {
     let audit = InMemoryAuditSink::new();
     let (emf, metrics) = EmfMetrics::capture();
     let enroller = Enroller::new(
-        graph(&sim, app, secret),
+        client(&sim),
         Arc::new(policy()),
         TENANT,
         memory.clone(),
@@ -498,4 +507,60 @@ async fn drain_until_settled_comes_back_for_messages_that_failed_the_first_time(
     assert_eq!(report.left_for_redelivery, 1, "{report:?}");
     assert_eq!(w.mobile(NEW_HIRE).as_deref(), Some("+31 633333333"));
     w.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_write_that_would_wait_past_the_deadline_fails_only_its_message() {
+    // The whole write budget (one write per 150 s) is spent: the new hire's phone write could
+    // only go out after the invocation's deadline.
+    let pacer = Arc::new(Pacer::new(PacingConfig {
+        writes_per_window: 1,
+        headroom: 1.0,
+        ..PacingConfig::default()
+    }));
+    pacer.acquire(BudgetClass::Write, 1).await;
+    let w = world_with(|sim| {
+        GraphClient::new(graph_config(sim, APP, APP_SECRET).with_pacer(pacer.clone())).unwrap()
+    })
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let response = w
+        .function
+        .handle_until(
+            event(vec![
+                user_message("m1", NEW_HIRE),
+                user_message("m2", BREAKGLASS),
+            ]),
+            deadline,
+        )
+        .await
+        .unwrap();
+    // Answered before the deadline; only the deferred user's message comes back.
+    assert!(tokio::time::Instant::now() < deadline);
+    assert_eq!(failed_ids(&response), vec!["m1"]);
+    assert_eq!(w.auth_changes(NEW_HIRE), 0);
+    let audit = w.audit.records();
+    let new_hire = audit.iter().find(|r| r.user_id == NEW_HIRE).unwrap();
+    assert_eq!(new_hire.outcome, AuditOutcome::Failed(Disposition::Retry));
+    assert!(
+        new_hire.reasons[0].starts_with("error:addMobile:deferred"),
+        "{new_hire:?}"
+    );
+    assert_eq!(pacer.snapshot(BudgetClass::Write).used, 1, "nothing booked");
+    w.sim.shutdown().await;
+}
+
+#[test]
+fn the_invocation_deadline_keeps_a_margin_for_what_follows_graph() {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let deadline = autoenroll_enroll::invocation_deadline(now_ms + 60_000);
+    let left = deadline - tokio::time::Instant::now();
+    assert!(left <= Duration::from_secs(60) - autoenroll_enroll::DEADLINE_MARGIN);
+    assert!(left > Duration::from_secs(50));
+    // Already past: no time at all, never a panic.
+    let past = autoenroll_enroll::invocation_deadline(now_ms - 1_000);
+    assert!(past <= tokio::time::Instant::now());
 }

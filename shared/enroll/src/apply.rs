@@ -25,7 +25,7 @@
 use std::time::Duration;
 
 use autoenroll_graph::model::{PerUserMfaState, PhoneType};
-use autoenroll_graph::{GraphClient, GraphError};
+use autoenroll_graph::{GraphClient, GraphError, GraphErrorKind};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -173,9 +173,12 @@ async fn perform(
                     disposition = cause.disposition().as_str(),
                     "Graph write failed"
                 );
-                // A 4xx answer means Graph did not take the write; after a timeout or a 5xx it
+                // Deferred (never sent) or a 4xx answer: Graph did not take the write; after a
+                // timeout or a 5xx it
                 // may have, so the pending entry stays for the next attempt to settle.
-                if phone_write.is_some() && e.status.is_some_and(|s| (400..500).contains(&s)) {
+                let not_sent = e.kind == GraphErrorKind::Deferred
+                    || e.status.is_some_and(|s| (400..500).contains(&s));
+                if phone_write.is_some() && not_sent {
                     release(memory, view, managed).await;
                 }
                 return (fail(cause, Some(action.clone()), completed), to_confirm);
