@@ -247,6 +247,8 @@ pub async fn run(
     checks.push(subscription_check(graph, notification_url).await);
     checks.extend(mfa_mode_checks(graph, policy).await);
     checks.extend(exclusion_checks(graph, policy).await);
+    // SMS/voice retirement readiness (readiness.rs), for today.
+    checks.extend(crate::readiness::checks(graph, OffsetDateTime::now_utc().date()).await);
     checks
 }
 

@@ -19,6 +19,7 @@ pub mod coverage;
 pub mod doctor;
 pub mod local;
 pub mod phone_check;
+pub mod readiness;
 pub mod report;
 pub mod stores;
 pub mod table;

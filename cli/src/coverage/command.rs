@@ -59,13 +59,20 @@ pub async fn run(args: ReportArgs, policy_flags: &PolicyFlags) -> anyhow::Result
         .date
         .unwrap_or_else(|| time::OffsetDateTime::now_utc().date());
     let result = async {
+        // The report's telephony view comes from the same policy read as doctor's rows; without
+        // it (no permission) dates apply as if no provider were configured, and the page says
+        // the provider was not read.
+        let telephony = crate::readiness::read_policy(&connected.graph)
+            .await
+            .ok()
+            .map(|p| crate::readiness::telephony_view(&p));
         let readiness = Readiness {
             checks: if args.no_checks {
                 vec![]
             } else {
                 doctor::run(&connected.graph, &policy, None).await
             },
-            telephony: None,
+            telephony,
         };
         let options = ReportOptions {
             out: args.out.clone(),

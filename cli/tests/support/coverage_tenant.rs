@@ -140,9 +140,13 @@ pub fn options(out: &Path, date: &str, html_rows: usize, tenant: &str) -> Report
 /// Runs the report on `connected` with the doctor's checks, as the command does.
 pub async fn report(connected: &Connected, out: &Path, date: &str, html_rows: usize) -> ReportRun {
     let policy = policy();
+    let telephony = autoenroll_cli::readiness::read_policy(&connected.graph)
+        .await
+        .ok()
+        .map(|p| autoenroll_cli::readiness::telephony_view(&p));
     let readiness = Readiness {
         checks: autoenroll_cli::doctor::run(&connected.graph, &policy, None).await,
-        ..Readiness::default()
+        telephony,
     };
     let options = options(out, date, html_rows, &connected.description);
     coverage::run(

@@ -1,0 +1,102 @@
+//! doctor's readiness rows against the simulated Contoso tenant, before and after the SMS/voice
+//! retirement on the simulator's clock, and with a telecom provider put in production.
+
+use std::time::Duration;
+
+use autoenroll_cli::doctor::Status;
+use autoenroll_cli::readiness;
+use autoenroll_cli::tenant::start_simulated;
+use autoenroll_graph::ApiVersion;
+use autoenroll_graph::model::methods_policy::{
+    MethodConfiguration, MethodConfigurationId, TelecomProviderSettings,
+};
+use graph_sim::{Seed, SimOptions};
+
+fn status_of(rows: &[autoenroll_cli::doctor::Check], name: &str) -> Status {
+    rows.iter()
+        .find(|c| c.check == name)
+        .unwrap_or_else(|| panic!("no {name} row: {rows:?}"))
+        .status
+}
+
+#[tokio::test]
+async fn sms_readiness_follows_the_simulated_clock_and_the_provider() {
+    let connected = start_simulated(Seed::contoso(), "contoso", 4, SimOptions::default())
+        .await
+        .unwrap();
+    let sim = connected.simulator().unwrap();
+    let graph = &connected.graph;
+
+    let now = sim.control().now().date();
+    assert!(
+        now < autoenroll_core::coverage::RETIREMENT,
+        "the simulator starts before the retirement"
+    );
+    let rows = readiness::checks(graph, now).await;
+    assert_eq!(
+        status_of(&rows, "SMS method policy"),
+        Status::Warn,
+        "{rows:?}"
+    );
+
+    // After the retirement, on the simulator's clock: no provider → PROBLEM.
+    let days = (autoenroll_core::coverage::RETIREMENT - now).whole_days() as u64 + 1;
+    let after = sim
+        .control()
+        .advance_clock(Duration::from_secs(days * 86_400))
+        .date();
+    let rows = readiness::checks(graph, after).await;
+    assert_eq!(
+        status_of(&rows, "SMS method policy"),
+        Status::Fail,
+        "{rows:?}"
+    );
+
+    // A provider in production (set through Graph, beta PATCH) → ok even after the date.
+    let mut patch = MethodConfiguration::patch_for(MethodConfigurationId::Sms);
+    patch.telecom_provider_settings = Some(Some(TelecomProviderSettings {
+        url: "https://router.contoso.example/api/route".into(),
+        app_id: "8c1f4e2a-6b3d-4f7a-9e21-0d5c7b3a4e66".into(),
+        is_evaluation_mode_enabled: false,
+        migration_percentage: 100,
+    }));
+    graph
+        .methods_policy()
+        .configuration(MethodConfigurationId::Sms)
+        .update(ApiVersion::Beta, &patch)
+        .await
+        .expect("PATCH the SMS configuration");
+    let rows = readiness::checks(graph, after).await;
+    assert_eq!(
+        status_of(&rows, "SMS method policy"),
+        Status::Ok,
+        "{rows:?}"
+    );
+    let policy = readiness::read_policy(graph).await.unwrap();
+    assert_eq!(
+        readiness::telephony_view(&policy).provider
+            == autoenroll_core::coverage::Provider::Production,
+        status_of(&rows, "Voice method policy") != Status::Fail,
+        "the report's view is production only when every enabled channel is"
+    );
+    connected.close().await;
+}
+
+#[tokio::test]
+async fn without_the_policy_permission_doctor_says_what_to_grant() {
+    let mut seed = Seed::contoso();
+    for app in &mut seed.apps {
+        app.roles.retain(|r| !r.starts_with("Policy."));
+    }
+    let connected = start_simulated(seed, "contoso", 4, SimOptions::default())
+        .await
+        .unwrap();
+    let rows = readiness::checks(&connected.graph, time::macros::date!(2026 - 12 - 06)).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, Status::Warn);
+    assert!(
+        rows[0].detail.contains("Policy.Read.AuthenticationMethod"),
+        "{rows:?}"
+    );
+    connected.close().await;
+}
