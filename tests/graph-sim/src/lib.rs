@@ -48,13 +48,13 @@ mod permissions;
 mod person;
 mod pipeline;
 mod policy;
+mod policy_api;
 mod report_filter;
 mod reports;
-mod policy_api;
 mod seed;
 mod state;
-mod subscriptions;
 mod sts;
+mod subscriptions;
 mod tap;
 mod telephony;
 mod throttle;
@@ -63,19 +63,20 @@ mod users;
 
 pub use conditional_access::{AuthenticationStrengthSeed, REGISTER_SECURITY_INFO};
 pub use control::{
-    Control, Counters, FaultKind, FaultRule, LatencyRule, RouteCounters, TOKEN_ROUTE, TokenErrorCode,
+    Control, Counters, FaultKind, FaultRule, LatencyRule, RouteCounters, TOKEN_ROUTE,
+    TokenErrorCode,
 };
-pub use group_bind::MAX_BINDS as MAX_MEMBER_BINDS;
-pub use permissions::route_permissions;
-pub use reports::Licence;
 pub use error::SimError;
+pub use group_bind::MAX_BINDS as MAX_MEMBER_BINDS;
 pub use method_kinds::{OtherMethodSeed, PasskeyFlavour};
 pub use notify::{NotificationCounters, NotificationOptions};
+pub use permissions::route_permissions;
 pub use person::{Registration, SignInError};
 pub use policy::{
     LegacyMfaSettings, MethodId, MethodsPolicySeed, OptOutSettings, RegistrationCampaign,
     RegistrationEnforcementSeed, SystemCredentialPreferences,
 };
+pub use reports::Licence;
 pub use seed::{
     AppSeed, AuthenticationSeed, DirectoryRoleSeed, FederatedCredentialSeed, GroupSeed, PhoneSeed,
     Seed, TenantSeed, UserSeed, derived_id,
@@ -324,9 +325,9 @@ fn build_router(state: AppState) -> Router {
         .merge(manager::routes())
         .merge(policy_api::routes())
         .merge(groups::routes())
-        .merge(batch::routes())
         .merge(reports::routes())
         .merge(conditional_access::routes())
+        .merge(batch::routes())
         .merge(subscriptions::routes())
         .merge(delta::routes())
         .merge(notify::routes());
@@ -351,7 +352,7 @@ fn build_router(state: AppState) -> Router {
             "/{tenant}/oauth2/v2.0/token",
             axum::routing::post(auth::token),
         )
-        .nest("/_sim", admin)
         .merge(sts::routes())
+        .nest("/_sim", admin)
         .with_state(state)
 }

@@ -166,7 +166,10 @@ impl PhoneMethods<'_> {
                             return Ok(method);
                         }
                     }
-                    self.client.attempt_unconditional(req, attempt).await?.json()
+                    self.client
+                        .attempt_unconditional(req, attempt)
+                        .await?
+                        .json()
                 }
             })
             .await
