@@ -181,8 +181,8 @@ pub async fn run(
         let mut rows = futures::stream::iter(page.value)
             .map(|user| reader.row(user))
             .buffered(options.concurrency.max(1));
-        while let Some(row) = rows.next().await {
-            if let Some(refusal) = row.error.as_deref().filter(|e| read::is_refusal(e)) {
+        while let Some((row, systemic)) = rows.next().await {
+            if let Some(refusal) = row.error.as_deref().filter(|_| systemic) {
                 aborted = Some(format!(
                     "Graph refused the app ({refusal}): check its permissions with `autoenroll doctor`"
                 ));

@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 
 use autoenroll_core::coverage::{self, CoverageInput, MethodKind, Telephony};
+use autoenroll_core::failure::{Cause, Disposition};
 use autoenroll_core::phone;
 use autoenroll_core::plan::{self, SkipReason};
 use autoenroll_core::policy::Policy;
@@ -67,9 +68,11 @@ pub fn summary(e: &GraphError) -> String {
     }
 }
 
-/// A 401/403: the app lacks a permission or its credential is refused — no point going on.
-pub fn is_refusal(summary: &str) -> bool {
-    matches!(summary.split_whitespace().next(), Some("401" | "403"))
+/// A read that failed systemically (a permission missing, the credential refused): the rest
+/// of the tenant would fail the same way — no point going on. The one disposition rule of
+/// `autoenroll_core::failure` decides, never the summary text.
+pub fn is_systemic(e: &GraphError) -> bool {
+    Cause::from(e).disposition() == Disposition::Systemic
 }
 
 /// Per-user reading with the tenant-wide facts it needs.
@@ -83,10 +86,11 @@ pub struct Reader<'a> {
 
 impl Reader<'_> {
     /// The row for `user` (from a `/users` page with [`user_query`]'s fields).
-    pub async fn row(&self, user: User) -> CoverageRow {
+    /// The row, and whether its read failed systemically (see [`is_systemic`]).
+    pub async fn row(&self, user: User) -> (CoverageRow, bool) {
         match self.read(&user).await {
-            Ok((excluded, methods)) => self.classified(&user, excluded, &methods),
-            Err(e) => self.not_read(&user, &e),
+            Ok((excluded, methods)) => (self.classified(&user, excluded, &methods), false),
+            Err(e) => (self.not_read(&user, &e), is_systemic(&e)),
         }
     }
 
