@@ -248,7 +248,9 @@ pub async fn run(
     checks.extend(mfa_mode_checks(graph, policy).await);
     checks.extend(exclusion_checks(graph, policy).await);
     // SMS/voice retirement readiness (readiness.rs), for today.
-    checks.extend(crate::readiness::checks(graph, OffsetDateTime::now_utc().date()).await);
+    checks.extend(
+        crate::readiness::checks_for(graph, policy, OffsetDateTime::now_utc().date()).await,
+    );
     checks
 }
 

@@ -16,6 +16,9 @@ use autoenroll_graph::{ApiVersion, GraphClient};
 use time::Date;
 
 use crate::doctor::{Check, Status};
+use autoenroll_core::policy::Policy;
+
+pub mod bootstrap;
 
 fn check(name: &str, status: Status, detail: impl Into<String>) -> Check {
     Check {
@@ -50,6 +53,21 @@ pub async fn checks(graph: &GraphClient, today: Date) -> Vec<Check> {
         Ok(policy) => policy_checks(&policy, today),
         Err(row) => vec![row],
     }
+}
+
+/// What `doctor` shows: the rows above plus the TAP, passkey and registration-CA rows judged
+/// against autoenroll's policy (its scope and bootstrap setting), from the same one read.
+pub async fn checks_for(graph: &GraphClient, policy: &Policy, today: Date) -> Vec<Check> {
+    let mut rows = match read_policy(graph).await {
+        Ok(methods) => {
+            let mut rows = policy_checks(&methods, today);
+            rows.extend(bootstrap::method_checks(&methods, policy));
+            rows
+        }
+        Err(row) => vec![row],
+    };
+    rows.push(bootstrap::registration(graph).await);
+    rows
 }
 
 /// The rows for a policy already read.

@@ -100,3 +100,95 @@ async fn without_the_policy_permission_doctor_says_what_to_grant() {
     );
     connected.close().await;
 }
+
+/// Contoso with the read-only Policy.Read.All doctor recommends for the CA check (Contoso's
+/// app does not hold it).
+fn contoso_reading_policies() -> Seed {
+    let mut seed = Seed::contoso();
+    for app in &mut seed.apps {
+        if !app.roles.iter().any(|r| r == "Policy.Read.All") {
+            app.roles.push("Policy.Read.All".into());
+        }
+    }
+    seed
+}
+
+/// Contoso's registration policy with the strength `strength_id` (Contoso ships …0002).
+fn contoso_with_registration_strength(strength_id: &str) -> Seed {
+    let mut seed = contoso_reading_policies();
+    let registration = seed
+        .conditional_access_policies
+        .iter_mut()
+        .find(|p| {
+            p.get("displayName").and_then(|v| v.as_str())
+                == Some("Securing security info registration")
+        })
+        .expect("contoso has a registration policy");
+    registration["grantControls"]["authenticationStrength"] =
+        serde_json::json!({"id": strength_id});
+    seed
+}
+
+async fn doctor_rows(seed: Seed) -> Vec<autoenroll_cli::doctor::Check> {
+    let connected = start_simulated(seed, "contoso", 4, SimOptions::default())
+        .await
+        .unwrap();
+    let rows = readiness::checks_for(
+        &connected.graph,
+        &autoenroll_core::policy::Policy::default(),
+        time::macros::date!(2026 - 12 - 06),
+    )
+    .await;
+    connected.close().await;
+    rows
+}
+
+#[tokio::test]
+async fn contoso_registration_policy_accepts_a_tap_and_its_methods_are_on() {
+    let rows = doctor_rows(contoso_reading_policies()).await;
+    assert_eq!(
+        status_of(&rows, "security info registration (CA)"),
+        Status::Ok,
+        "{rows:?}"
+    );
+    assert_eq!(
+        status_of(&rows, "passkey (FIDO2) policy"),
+        Status::Ok,
+        "{rows:?}"
+    );
+    // Contoso's TAP policy allows multi-use passes (isUsableOnce false).
+    assert_eq!(
+        status_of(&rows, "Temporary Access Pass policy"),
+        Status::Warn,
+        "{rows:?}"
+    );
+}
+
+#[tokio::test]
+async fn phishing_resistant_strength_on_registration_is_a_problem() {
+    let seed = contoso_with_registration_strength(
+        autoenroll_graph::model::built_in_strengths::PHISHING_RESISTANT,
+    );
+    let rows = doctor_rows(seed).await;
+    let row = rows
+        .iter()
+        .find(|c| c.check == "security info registration (CA)")
+        .expect("CA row");
+    assert_eq!(row.status, Status::Fail, "{rows:?}");
+    assert!(row.detail.contains("locked out"), "{row:?}");
+}
+
+#[tokio::test]
+async fn without_policy_read_all_the_ca_row_says_what_to_grant() {
+    let mut seed = Seed::contoso();
+    for app in &mut seed.apps {
+        app.roles.retain(|r| r != "Policy.Read.All");
+    }
+    let rows = doctor_rows(seed).await;
+    let row = rows
+        .iter()
+        .find(|c| c.check == "security info registration (CA)")
+        .expect("CA row");
+    assert_eq!(row.status, Status::Warn, "{rows:?}");
+    assert!(row.detail.contains("Policy.Read.All"), "{row:?}");
+}
