@@ -91,6 +91,21 @@ const GROUP_MEMBERS_READ: &[&str] = &[
     "Directory.Read.All",
     "Directory.ReadWrite.All",
 ];
+/// Readiness reads (doctor and report only, never the functions): the methods policy
+/// (learn authenticationmethodspolicy-get), Conditional Access policies
+/// (learn conditionalaccessroot-list-policies: Policy.Read.All, no lower) and authentication
+/// strengths (learn authenticationstrengthroot-list-policies).
+const METHODS_POLICY_READ: &[&str] = &[
+    "Policy.Read.AuthenticationMethod",
+    "Policy.ReadWrite.AuthenticationMethod",
+    "Policy.Read.All",
+];
+const CA_POLICIES_READ: &[&str] = &["Policy.Read.All", "Policy.ReadWrite.ConditionalAccess"];
+const STRENGTHS_READ: &[&str] = &[
+    "Policy.Read.All",
+    "Policy.ReadWrite.ConditionalAccess",
+    "Policy.ReadWrite.AuthenticationMethod",
+];
 /// Only `autoenroll apply --only-admins` lists directory-role members.
 const ROLES_READ: &[&str] = &[
     "RoleManagement.Read.Directory",
@@ -131,7 +146,43 @@ pub const ROUTE_ROLES: &[(&str, &str, &[&str])] = &[
         GROUP_MEMBERS_READ,
     ),
     ("GET", "/directoryRoles/{role}/members", ROLES_READ),
+    (
+        "GET",
+        "/policies/authenticationMethodsPolicy",
+        METHODS_POLICY_READ,
+    ),
+    (
+        "GET",
+        "/identity/conditionalAccess/policies",
+        CA_POLICIES_READ,
+    ),
+    (
+        "GET",
+        "/policies/authenticationStrengthPolicies",
+        STRENGTHS_READ,
+    ),
 ];
+
+/// What doctor's (and report's) readiness rows read. Optional: the functions never need them,
+/// so a gap is a WARN naming the role rather than a FAIL — but a role held for them is not
+/// excessive.
+pub fn readiness_roles() -> Vec<Requirement> {
+    vec![
+        Requirement {
+            purpose: "read the SMS/voice, TAP and passkey method policies (readiness)",
+            any_of: METHODS_POLICY_READ,
+        },
+        Requirement {
+            purpose: "read the Conditional Access policy protecting security info registration \
+                      (readiness)",
+            any_of: CA_POLICIES_READ,
+        },
+        Requirement {
+            purpose: "read the authentication strength that policy requires (readiness)",
+            any_of: STRENGTHS_READ,
+        },
+    ]
+}
 
 /// What the policy needs the app to hold.
 pub fn required_roles(policy: &Policy) -> Vec<Requirement> {
@@ -282,7 +333,16 @@ fn policy_checks(policy: &Policy) -> Vec<Check> {
 
 fn role_checks(policy: &Policy, granted: &[String]) -> Vec<Check> {
     let needs = required_roles(policy);
-    let (missing, mut excessive) = compare_roles(&needs, granted);
+    let (missing, _) = compare_roles(&needs, granted);
+    // Excessive is judged against everything doctor can use, so a read-only readiness role
+    // is kept; the readiness gaps get their own WARN row below.
+    let mut all = needs.clone();
+    all.extend(readiness_roles());
+    let (missing_all, mut excessive) = compare_roles(&all, granted);
+    let readiness_missing: Vec<String> = missing_all
+        .into_iter()
+        .filter(|m| !missing.contains(m))
+        .collect();
     let optional: Vec<String> = excessive
         .iter()
         .filter(|r| ROLES_READ.first() == Some(&r.as_str()))
@@ -320,6 +380,22 @@ fn role_checks(policy: &Policy, granted: &[String]) -> Vec<Check> {
             format!(
                 "not needed by this policy, remove: {}",
                 excessive.join(", ")
+            ),
+        )
+    });
+    checks.push(if readiness_missing.is_empty() {
+        Check::new(
+            "readiness roles",
+            Status::Ok,
+            "the readiness checks can read what they need",
+        )
+    } else {
+        Check::new(
+            "readiness roles",
+            Status::Warn,
+            format!(
+                "optional, read-only, for doctor and report (the functions do not need them): {}",
+                readiness_missing.join("; ")
             ),
         )
     });
@@ -555,6 +631,50 @@ mod tests {
             missing
                 .iter()
                 .any(|m| m.starts_with("Policy.ReadWrite.AuthenticationMethod"))
+        );
+    }
+
+    fn row<'a>(rows: &'a [Check], name: &str) -> &'a Check {
+        rows.iter().find(|c| c.check == name).expect(name)
+    }
+
+    #[test]
+    fn readiness_roles_are_optional_and_never_excessive() {
+        let base = [
+            "User.Read.All",
+            "UserAuthenticationMethod.ReadWrite.All",
+            "Policy.ReadWrite.AuthenticationMethod",
+        ];
+        // Without Policy.Read.All: the functions lack nothing, doctor's CA read does.
+        let rows = role_checks(&Policy::default(), &roles(&base));
+        assert_eq!(row(&rows, "missing roles").status, Status::Ok);
+        let readiness = row(&rows, "readiness roles");
+        assert_eq!(readiness.status, Status::Warn, "{rows:?}");
+        assert!(
+            readiness.detail.contains("Policy.Read.All"),
+            "{readiness:?}"
+        );
+        assert!(
+            !readiness
+                .detail
+                .contains("Policy.Read.AuthenticationMethod"),
+            "Policy.ReadWrite.AuthenticationMethod already reads the methods policy: {readiness:?}"
+        );
+        // With it: nothing missing, and it is not called excessive.
+        let mut with = base.to_vec();
+        with.push("Policy.Read.All");
+        let rows = role_checks(&Policy::default(), &roles(&with));
+        assert_eq!(row(&rows, "readiness roles").status, Status::Ok, "{rows:?}");
+        assert_eq!(row(&rows, "excessive roles").status, Status::Ok, "{rows:?}");
+        // A narrow methods-policy read beside Policy.Read.All is redundant.
+        with.push("Policy.Read.AuthenticationMethod");
+        let rows = role_checks(&Policy::default(), &roles(&with));
+        let excessive = row(&rows, "excessive roles");
+        assert!(
+            excessive
+                .detail
+                .contains("Policy.Read.AuthenticationMethod"),
+            "{excessive:?}"
         );
     }
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use autoenroll_cli::doctor::{ROUTE_ROLES, required_roles};
+use autoenroll_cli::doctor::{ROUTE_ROLES, readiness_roles, required_roles};
 use autoenroll_core::policy::{MfaMode, Policy};
 
 #[test]
@@ -38,7 +38,7 @@ fn every_role_set_doctor_asks_for_stands_for_a_checked_route() {
     ];
     let mut seen = 0;
     for policy in &policies {
-        for need in required_roles(policy) {
+        for need in required_roles(policy).into_iter().chain(readiness_roles()) {
             seen += 1;
             assert!(
                 ROUTE_ROLES
