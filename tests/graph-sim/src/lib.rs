@@ -51,6 +51,7 @@ mod policy;
 mod policy_api;
 mod report_filter;
 mod reports;
+mod secure_score;
 mod seed;
 mod state;
 mod sts;
@@ -327,6 +328,7 @@ fn build_router(state: AppState) -> Router {
         .merge(groups::routes())
         .merge(reports::routes())
         .merge(conditional_access::routes())
+        .merge(secure_score::routes())
         .merge(batch::routes())
         .merge(subscriptions::routes())
         .merge(delta::routes())

@@ -83,6 +83,8 @@ const STRENGTHS_READ: &[&str] = &[
     "Policy.ReadWrite.ConditionalAccess",
     "Policy.ReadWrite.AuthenticationMethod",
 ];
+/// learn securescores-list: SecurityEvents.Read.All least.
+const SECURE_SCORES_READ: &[&str] = &["SecurityEvents.Read.All", "SecurityEvents.ReadWrite.All"];
 const ROLES_READ: &[&str] = &[
     "RoleManagement.Read.Directory",
     "RoleManagement.ReadWrite.Directory",
@@ -180,6 +182,7 @@ pub fn required(method: &Method, template: &str) -> Option<&'static [&'static st
         {
             STRENGTHS_READ
         }
+        "/security/secureScores" if read => SECURE_SCORES_READ,
         "/groups/{group}/members/$ref" | "/groups/{group}/members/{member}/$ref" => MEMBERS_WRITE,
         "/directoryRoles" | "/directoryRoles/{role}" | "/directoryRoles/{role}/members" => {
             ROLES_READ

@@ -34,6 +34,10 @@ pub struct Seed {
     /// `displayName` when absent). A user's `manager` may name one.
     #[serde(default)]
     pub org_contacts: Vec<Map<String, Value>>,
+    /// Microsoft Secure Score objects in Graph's shape (`id`, `createdDateTime`,
+    /// `currentScore`, `maxScore`, `controlScores`); absent = no score yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secure_scores: Vec<Map<String, Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

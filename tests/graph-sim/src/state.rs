@@ -271,6 +271,8 @@ pub struct Tenant {
     pub managers: BTreeMap<String, String>,
     pub licence: crate::reports::Licence,
     pub conditional_access: crate::conditional_access::ConditionalAccess,
+    /// Secure Score objects, newest first (secure_score.rs).
+    pub secure_scores: Vec<Map<String, Value>>,
 }
 
 impl Tenant {
@@ -311,6 +313,7 @@ impl Tenant {
                 seed.tenant.licence.is_premium(),
                 &crate::clock::format_rfc3339(now),
             )?,
+            secure_scores: crate::secure_score::from_seed(&seed.secure_scores)?,
         };
         for user in &seed.users {
             let record = crate::users::user_from_seed(user, now)?;

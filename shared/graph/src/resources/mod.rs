@@ -9,6 +9,7 @@ pub mod methods;
 pub mod policies;
 pub mod preferences;
 pub mod reports;
+pub mod secure_score;
 pub mod subscriptions;
 pub mod users;
 
