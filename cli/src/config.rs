@@ -27,9 +27,11 @@ pub struct PolicyFlags {
     /// per-user-enabled | per-user-enforced | group:<object-id> | none (key `mfa_mode`).
     #[arg(long, value_name = "MODE", global = true)]
     pub mfa_mode: Option<String>,
-    /// Make SMS the preferred second factor: true | false (key `set_sms_default`).
-    #[arg(long, value_name = "BOOL", global = true)]
-    pub set_sms_default: Option<bool>,
+    /// Make SMS the preferred second factor: when-effective (only where system-preferred MFA
+    /// is off for the user) | always (NPS extension / AD FS adapter users) | never; true and
+    /// false still mean when-effective and never (key `set_sms_default`).
+    #[arg(long, value_name = "WHEN", global = true)]
+    pub set_sms_default: Option<String>,
     /// Never touch this account (break-glass); repeatable; added to `excluded_upns`.
     #[arg(long = "exclude-upn", value_name = "UPN", global = true)]
     pub exclude_upns: Vec<String>,
@@ -181,8 +183,8 @@ fn policy_with_flags(
     if let Some(v) = &flags.mfa_mode {
         set("mfa_mode", toml::Value::String(v.clone()));
     }
-    if let Some(v) = flags.set_sms_default {
-        set("set_sms_default", toml::Value::Boolean(v));
+    if let Some(v) = &flags.set_sms_default {
+        set("set_sms_default", toml::Value::String(v.clone()));
     }
     if let Some(v) = flags.include_guests {
         set("include_guests", toml::Value::Boolean(v));
@@ -230,7 +232,7 @@ pub fn describe(policy: &Policy) -> String {
         policy
             .default_region
             .map_or_else(|| "none".to_owned(), |r| r.to_string()),
-        policy.set_sms_default,
+        policy.sms_default(),
         policy.excluded_upns.len(),
         policy.excluded_groups.len(),
         policy.scope_groups.len(),

@@ -421,7 +421,7 @@ fn policy_to_toml(p: &Policy) -> String {
         t.insert("default_region".into(), r.as_str().into());
     }
     t.insert("mfa_mode".into(), p.mfa_mode.to_string().into());
-    t.insert("set_sms_default".into(), p.set_sms_default.into());
+    t.insert("set_sms_default".into(), p.sms_default().to_string().into());
     let list = |s: &std::collections::BTreeSet<String>| {
         toml::Value::Array(s.iter().map(|v| v.as_str().into()).collect())
     };
@@ -447,7 +447,7 @@ fn policy_to_env(p: &Policy) -> BTreeMap<String, String> {
     env.insert(policy::ENV_MFA_MODE.into(), p.mfa_mode.to_string());
     env.insert(
         policy::ENV_SET_SMS_DEFAULT.into(),
-        p.set_sms_default.to_string(),
+        p.sms_default().to_string(),
     );
     env.insert(policy::ENV_EXCLUDED_UPNS.into(), join(&p.excluded_upns));
     env.insert(policy::ENV_EXCLUDED_GROUPS.into(), join(&p.excluded_groups));

@@ -28,7 +28,7 @@ pub const BREAK_GLASS_UPNS: [&str; 2] = [
 /// otherwise: national numbers are Dutch, the break-glass accounts are excluded twice over.
 pub fn policy_toml() -> String {
     format!(
-        "default_region = \"NL\"\nmfa_mode = \"per-user-enabled\"\nset_sms_default = true\n\
+        "default_region = \"NL\"\nmfa_mode = \"per-user-enabled\"\nset_sms_default = \"when-effective\"\n\
          excluded_upns = [\"{}\", \"{}\"]\nexcluded_groups = [\"{BREAK_GLASS_GROUP}\"]\n",
         BREAK_GLASS_UPNS[0], BREAK_GLASS_UPNS[1]
     )

@@ -172,6 +172,19 @@ impl World {
             .to_owned()
     }
 
+    /// Turns system-preferred MFA off for `id` through Graph (the seed leaves it at the
+    /// Microsoft-managed default, on), so the SMS preference takes effect and is written.
+    async fn system_preferred_off(&self, id: &str) {
+        graph(&self.sim, APP, APP_SECRET)
+            .sign_in_preferences(id)
+            .set(&autoenroll_graph::model::SignInPreferences {
+                is_system_preferred_authentication_method_enabled: Some(false),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+
     /// Authentication or group changes the simulator logged for `id` (each write we make).
     fn auth_changes(&self, id: &str) -> usize {
         self.sim
@@ -186,6 +199,7 @@ impl World {
 #[tokio::test]
 async fn new_hire_message_enrolls_the_user_and_is_acknowledged() {
     let w = world().await;
+    w.system_preferred_off(NEW_HIRE).await;
     let response = w
         .function
         .handle(event(vec![user_message("m1", NEW_HIRE)]))
@@ -221,7 +235,9 @@ async fn duplicate_messages_for_one_user_register_one_phone() {
     assert!(failed_ids(&response).is_empty(), "{response:?}");
     let counters = w.sim.control().counters();
     assert_eq!(counters.calls_with_status(PHONE_POST, 201), 1);
-    assert_eq!(w.auth_changes(NEW_HIRE), 3, "phone, preference, MFA once");
+    // System-preferred MFA is on (seed default): no preference write, which Entra would ignore.
+    assert_eq!(w.auth_changes(NEW_HIRE), 2, "phone and MFA once");
+    assert!(w.user(NEW_HIRE)["authentication"]["preferredSecondaryMethod"].is_null());
     assert_eq!(w.metrics.total("Enrolled", None), 1.0);
     assert_eq!(w.metrics.total("Skipped", Some("alreadyEnrolled")), 1.0);
     w.sim.shutdown().await;
@@ -388,10 +404,7 @@ async fn plan_user_reads_without_writing_and_enroll_user_applies_the_same_plan()
         panic!("expected a plan, got {planned:?}");
     };
     let labels: Vec<String> = plan.actions().iter().map(|a| a.label()).collect();
-    assert_eq!(
-        labels,
-        vec!["addMobile", "setSmsPreferred", "setPerUserMfa:enabled"]
-    );
+    assert_eq!(labels, vec!["addMobile", "setPerUserMfa:enabled"]);
     assert_eq!(w.auth_changes(NEW_HIRE), 0);
     assert!(w.audit.records().is_empty());
 
@@ -401,11 +414,11 @@ async fn plan_user_reads_without_writing_and_enroll_user_applies_the_same_plan()
     assert_eq!(report.user_id, NEW_HIRE);
     assert_eq!(report.settle(), Settle::Ack);
     assert!(
-        matches!(&report.result, UserResult::Finished(Outcome::Done { actions, .. }) if actions.len() == 3),
+        matches!(&report.result, UserResult::Finished(Outcome::Done { actions, .. }) if actions.len() == 2),
         "{report:?}"
     );
     assert_eq!(report.plan.as_ref(), Some(&plan));
-    assert_eq!(w.auth_changes(NEW_HIRE), 3);
+    assert_eq!(w.auth_changes(NEW_HIRE), 2);
     w.sim.shutdown().await;
 }
 

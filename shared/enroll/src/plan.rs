@@ -18,7 +18,11 @@
 //! - Per-user MFA is only ever raised (disabled → enabled → enforced), never lowered; an
 //!   unknown future state is left alone.
 //! - SMS becomes the preferred method only when an SMS-capable mobile is (or will be) there and
-//!   the user has not chosen another method (`none` or unset); their own choice is kept.
+//!   the user has not chosen another method (`none` or unset); their own choice is kept. Under
+//!   `set_sms_default = when-effective` (the default) only where Entra honours it: not when
+//!   `isSystemPreferredAuthenticationMethodEnabled` is `true` for the user (the preference is
+//!   then ignored outside the NPS extension / AD FS adapter — `always` is for those tenants).
+//!   Not read or absent counts as off: the worst case is a redundant write, never a missing one.
 //! - Data not read (`mfa_state` / `sign_in_preferences` = `None`) is treated as "not set":
 //!   the PATCH is idempotent, so the worst case is a redundant write.
 
@@ -413,11 +417,16 @@ pub fn plan(policy: &Policy, view: &UserView) -> Plan {
     }
 
     if policy.set_sms_default && sms_mobile_after {
-        let current = view.sign_in_preferences.as_ref().and_then(|p| {
+        let prefs = view.sign_in_preferences.as_ref();
+        let current = prefs.and_then(|p| {
             p.user_preferred_method_for_secondary_authentication
                 .as_deref()
         });
-        if matches!(current, None | Some("none") | Some("")) {
+        let ignored_by_entra = prefs
+            .and_then(|p| p.is_system_preferred_authentication_method_enabled)
+            .unwrap_or(false);
+        let takes_effect = policy.sms_default_always || !ignored_by_entra;
+        if takes_effect && matches!(current, None | Some("none") | Some("")) {
             actions.push(Action::SetSmsPreferred);
         }
     }

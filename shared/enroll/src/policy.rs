@@ -3,7 +3,7 @@
 //! `shared/enroll/autoenroll.example.toml`). Unknown keys and bad values are errors that name the
 //! key. Defaults are the safe ones: no default region (only international numbers are read),
 //! per-user MFA `enabled` (which Entra itself upgrades to `enforced` once a method exists),
-//! SMS as the default method, guests excluded, a changed number only updates a phone we
+//! SMS as the default method where Entra honours it, guests excluded, a changed number only updates a phone we
 //! registered, no office fallback.
 
 use std::collections::BTreeSet;
@@ -100,6 +100,52 @@ impl fmt::Display for MfaMode {
     }
 }
 
+/// When to make SMS the preferred second factor (key `set_sms_default`).
+///
+/// `userPreferredMethodForSecondaryAuthentication` is ignored for a user with system-preferred
+/// MFA on (the Microsoft-managed default), except when they sign in through the NPS extension or
+/// the AD FS adapter (graph-spec/PASSKEY-ERA.md §9). Writing it there costs one of the 20
+/// writes/s Graph allows per app and tenant and changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SmsDefault {
+    /// Only where Entra honours it: system-preferred MFA is off for the user (or unknown).
+    #[default]
+    WhenEffective,
+    /// Always (the user has not chosen another method): tenants whose users sign in through
+    /// the NPS extension or the AD FS adapter, where the preference is honoured regardless.
+    Always,
+    /// Never write (nor read) the preference.
+    Never,
+}
+
+impl FromStr for SmsDefault {
+    type Err = String;
+
+    /// `true` and `false` are the values of the old boolean key and stay accepted: `true` always
+    /// meant "make SMS the default", and where Entra ignores the preference writing it never did
+    /// that, so `true` is `when-effective`; `false` is `never`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "when-effective" | "true" => Ok(SmsDefault::WhenEffective),
+            "always" => Ok(SmsDefault::Always),
+            "never" | "false" => Ok(SmsDefault::Never),
+            other => Err(format!(
+                "`{other}` is not one of when-effective, always, never (or true = when-effective, false = never)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for SmsDefault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SmsDefault::WhenEffective => "when-effective",
+            SmsDefault::Always => "always",
+            SmsDefault::Never => "never",
+        })
+    }
+}
+
 /// What to do when the user's `mobilePhone` no longer matches the phone method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NumberChangePolicy {
@@ -141,8 +187,13 @@ pub struct Policy {
     pub default_region: Option<RegionCode>,
     pub mfa_mode: MfaMode,
     /// Make SMS the preferred second factor (beta signInPreferences) when the user has not
-    /// chosen one.
+    /// chosen one: `false` is `set_sms_default = never` (nothing read or written). Set both
+    /// fields with [`Policy::set_sms_default_mode`]; read them as one with
+    /// [`Policy::sms_default`].
     pub set_sms_default: bool,
+    /// Write it even where system-preferred MFA makes Entra ignore it (`always`); otherwise
+    /// only where it takes effect (`when-effective`).
+    pub sms_default_always: bool,
     /// Break-glass and service accounts: never touched. Lowercase.
     pub excluded_upns: BTreeSet<String>,
     /// Members are never touched. Lowercase object ids.
@@ -164,6 +215,7 @@ impl Default for Policy {
             default_region: None,
             mfa_mode: MfaMode::PerUserEnabled,
             set_sms_default: true,
+            sms_default_always: false,
             excluded_upns: BTreeSet::new(),
             excluded_groups: BTreeSet::new(),
             scope_groups: BTreeSet::new(),
@@ -195,6 +247,21 @@ pub enum Exclusion {
 }
 
 impl Policy {
+    /// `set_sms_default` as one value.
+    pub fn sms_default(&self) -> SmsDefault {
+        match (self.set_sms_default, self.sms_default_always) {
+            (false, _) => SmsDefault::Never,
+            (true, false) => SmsDefault::WhenEffective,
+            (true, true) => SmsDefault::Always,
+        }
+    }
+
+    /// Sets [`Policy::set_sms_default`] and [`Policy::sms_default_always`] from one value.
+    pub fn set_sms_default_mode(&mut self, mode: SmsDefault) {
+        self.set_sms_default = mode != SmsDefault::Never;
+        self.sms_default_always = mode == SmsDefault::Always;
+    }
+
     /// From the Lambda environment: exactly the names in [`ENV_VARS`]. Unset or empty variables
     /// take the default.
     pub fn from_env() -> Result<Policy, PolicyError> {
@@ -242,7 +309,7 @@ impl Policy {
         let raw = RawPolicy {
             default_region: get(ENV_DEFAULT_REGION),
             mfa_mode: get(ENV_MFA_MODE),
-            set_sms_default: bool_of(ENV_SET_SMS_DEFAULT, get(ENV_SET_SMS_DEFAULT))?,
+            set_sms_default: get(ENV_SET_SMS_DEFAULT),
             excluded_upns: list(get(ENV_EXCLUDED_UPNS)),
             excluded_groups: list(get(ENV_EXCLUDED_GROUPS)),
             scope_groups: list(get(ENV_SCOPE_GROUPS)),
@@ -261,7 +328,10 @@ impl Policy {
         RawPolicy {
             default_region: file.default_region,
             mfa_mode: file.mfa_mode,
-            set_sms_default: file.set_sms_default,
+            set_sms_default: file.set_sms_default.map(|v| match v {
+                BoolOrString::Bool(b) => b.to_string(),
+                BoolOrString::String(s) => s,
+            }),
             excluded_upns: file.excluded_upns.unwrap_or_default(),
             excluded_groups: file.excluded_groups.unwrap_or_default(),
             scope_groups: file.scope_groups.unwrap_or_default(),
@@ -322,7 +392,8 @@ impl Policy {
 struct PolicyFile {
     default_region: Option<String>,
     mfa_mode: Option<String>,
-    set_sms_default: Option<bool>,
+    /// `when-effective` | `always` | `never`, or the old `true` / `false`.
+    set_sms_default: Option<BoolOrString>,
     excluded_upns: Option<Vec<String>>,
     excluded_groups: Option<Vec<String>>,
     scope_groups: Option<Vec<String>>,
@@ -337,11 +408,19 @@ struct PolicyFile {
     bootstrap_sms_origination_number: Option<String>,
 }
 
+/// A key that was a boolean and became a word (the boolean stays accepted).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum BoolOrString {
+    Bool(bool),
+    String(String),
+}
+
 /// Values as read, before validation (shared by the environment and the file).
 struct RawPolicy {
     default_region: Option<String>,
     mfa_mode: Option<String>,
-    set_sms_default: Option<bool>,
+    set_sms_default: Option<String>,
     excluded_upns: Vec<String>,
     excluded_groups: Vec<String>,
     scope_groups: Vec<String>,
@@ -355,6 +434,7 @@ struct RawPolicy {
 struct KeyNames {
     default_region: &'static str,
     mfa_mode: &'static str,
+    set_sms_default: &'static str,
     excluded_upns: &'static str,
     excluded_groups: &'static str,
     scope_groups: &'static str,
@@ -366,6 +446,7 @@ impl KeyNames {
     const ENV: KeyNames = KeyNames {
         default_region: ENV_DEFAULT_REGION,
         mfa_mode: ENV_MFA_MODE,
+        set_sms_default: ENV_SET_SMS_DEFAULT,
         excluded_upns: ENV_EXCLUDED_UPNS,
         excluded_groups: ENV_EXCLUDED_GROUPS,
         scope_groups: ENV_SCOPE_GROUPS,
@@ -375,6 +456,7 @@ impl KeyNames {
     const TOML: KeyNames = KeyNames {
         default_region: "default_region",
         mfa_mode: "mfa_mode",
+        set_sms_default: "set_sms_default",
         excluded_upns: "excluded_upns",
         excluded_groups: "excluded_groups",
         scope_groups: "scope_groups",
@@ -408,6 +490,12 @@ impl RawPolicy {
             .map(|r| r.parse::<RegionCode>())
             .transpose()
             .map_err(|e| invalid(keys.default_region, e.to_string()))?;
+        let sms_default = match self.set_sms_default {
+            Some(m) => m
+                .parse::<SmsDefault>()
+                .map_err(|e| invalid(keys.set_sms_default, e))?,
+            None => defaults.sms_default(),
+        };
         let mfa_mode = match self.mfa_mode {
             Some(m) => m
                 .parse::<MfaMode>()
@@ -449,10 +537,11 @@ impl RawPolicy {
                 format!("the MFA group {id} is also an excluded group"),
             ));
         }
-        Ok(Policy {
+        let mut policy = Policy {
             default_region,
             mfa_mode,
-            set_sms_default: self.set_sms_default.unwrap_or(defaults.set_sms_default),
+            set_sms_default: false,
+            sms_default_always: false,
             excluded_upns,
             excluded_groups,
             scope_groups,
@@ -460,7 +549,9 @@ impl RawPolicy {
             on_number_change,
             office_fallback: self.office_fallback.unwrap_or(defaults.office_fallback),
             bootstrap: self.bootstrap.validate(&keys.bootstrap)?,
-        })
+        };
+        policy.set_sms_default_mode(sms_default);
+        Ok(policy)
     }
 }
 

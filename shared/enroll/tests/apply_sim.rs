@@ -12,7 +12,7 @@ use autoenroll_core::memory::{InMemoryAuditSink, InMemoryMemoryStore};
 use autoenroll_core::outcome::Outcome;
 use autoenroll_core::phone::{self, GraphNumber};
 use autoenroll_core::plan::{Action, Plan, SkipReason, UserView, plan};
-use autoenroll_core::policy::{Exclusion, MfaMode, Policy};
+use autoenroll_core::policy::{Exclusion, MfaMode, Policy, SmsDefault};
 use autoenroll_core::ports::{AuditOutcome, ManagedPhone, MemoryStore, StoreError, Trigger};
 use autoenroll_core::read::{ReadView, read_view};
 use autoenroll_graph::model::{PerUserMfaState, PhoneType, SignInPreferences};
@@ -139,6 +139,19 @@ impl World {
             .per_user_mfa_state
     }
 
+    /// Turns system-preferred MFA off for `user` (the seed leaves it at the Microsoft-managed
+    /// default, on), so the SMS preference takes effect and `when-effective` writes it.
+    async fn system_preferred_off(&self, user: &str) {
+        self.graph
+            .sign_in_preferences(user)
+            .set(&SignInPreferences {
+                is_system_preferred_authentication_method_enabled: Some(false),
+                ..SignInPreferences::default()
+            })
+            .await
+            .unwrap();
+    }
+
     async fn preferred(&self, user: &str) -> Option<String> {
         self.graph
             .sign_in_preferences(user)
@@ -177,6 +190,8 @@ fn labels(actions: &[Action]) -> Vec<String> {
 async fn new_hire_gets_mobile_sms_default_and_mfa_and_a_second_pass_does_nothing() {
     let w = world().await;
     let p = policy();
+    w.system_preferred_off(NEW_HIRE).await;
+    let setup = enrollment_writes(&w.sim.control().counters());
     let (planned, outcome) = w.enroll(&p, NEW_HIRE).await;
     assert_eq!(
         labels(planned.actions()),
@@ -206,14 +221,48 @@ async fn new_hire_gets_mobile_sms_default_and_mfa_and_a_second_pass_does_nothing
     assert_eq!(audit[0].masked_number.as_deref(), Some("+31 6******33"));
     assert_eq!(audit[0].trigger, Some(Trigger::Reconcile));
 
-    assert_eq!(enrollment_writes(&w.sim.control().counters()), 3);
+    assert_eq!(enrollment_writes(&w.sim.control().counters()) - setup, 3);
 
     // Idempotence against the real (simulated) state, not a model of it.
     let (again, outcome) = w.enroll(&p, NEW_HIRE).await;
     assert!(again.actions().is_empty(), "{again:?}");
-    assert_eq!(enrollment_writes(&w.sim.control().counters()), 3);
+    assert_eq!(enrollment_writes(&w.sim.control().counters()) - setup, 3);
     assert!(matches!(outcome, Outcome::Done { ref actions, .. } if actions.is_empty()));
     assert_eq!(w.audit.records().len(), 2);
+    w.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn system_preferred_user_gets_mobile_and_mfa_but_no_ignored_preference_write() {
+    let w = world().await;
+    // Seed default: system-preferred MFA on, so Entra would ignore the preference.
+    let prefs = w.graph.sign_in_preferences(NEW_HIRE).get().await.unwrap();
+    assert_eq!(
+        prefs.is_system_preferred_authentication_method_enabled,
+        Some(true)
+    );
+    let p = policy();
+    let (planned, outcome) = w.enroll(&p, NEW_HIRE).await;
+    assert_eq!(
+        labels(planned.actions()),
+        vec!["addMobile", "setPerUserMfa:enabled"]
+    );
+    assert!(matches!(&outcome, Outcome::Done { .. }), "{outcome:?}");
+    assert_eq!(w.mobile(NEW_HIRE).await.as_deref(), Some("+31 633333333"));
+    assert_ne!(w.mfa_state(NEW_HIRE).await, PerUserMfaState::Disabled);
+    assert_eq!(w.preferred(NEW_HIRE).await, None);
+    assert_eq!(enrollment_writes(&w.sim.control().counters()), 2);
+    let (again, _) = w.enroll(&p, NEW_HIRE).await;
+    assert!(again.actions().is_empty(), "{again:?}");
+
+    // `always` (NPS extension / AD FS adapter tenants) writes it anyway, once.
+    let mut always = policy();
+    always.set_sms_default_mode(SmsDefault::Always);
+    let (planned, outcome) = w.enroll(&always, NEW_HIRE).await;
+    assert_eq!(labels(planned.actions()), vec!["setSmsPreferred"]);
+    assert!(matches!(&outcome, Outcome::Done { .. }), "{outcome:?}");
+    assert_eq!(w.preferred(NEW_HIRE).await.as_deref(), Some("sms"));
+    assert_eq!(enrollment_writes(&w.sim.control().counters()), 3);
     w.sim.shutdown().await;
 }
 
@@ -227,11 +276,7 @@ async fn group_mode_adds_the_user_to_the_conditional_access_group() {
     let (planned, outcome) = w.enroll(&p, ADELE).await;
     assert_eq!(
         labels(planned.actions()),
-        vec![
-            "addMobile",
-            "setSmsPreferred",
-            &format!("addToGroup:{CA_GROUP}")
-        ]
+        vec!["addMobile", &format!("addToGroup:{CA_GROUP}")]
     );
     assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
     assert!(w.graph.groups(CA_GROUP).has_member(ADELE).await.unwrap());
@@ -334,7 +379,7 @@ async fn already_existing_phone_with_our_number_counts_as_done_but_is_not_claime
         .unwrap();
     let outcome = w.run(&p, &view, &planned).await;
     assert!(
-        matches!(&outcome, Outcome::Done { actions, .. } if actions.len() == 3),
+        matches!(&outcome, Outcome::Done { actions, .. } if actions.len() == 2),
         "{outcome:?}"
     );
     assert_ne!(w.mfa_state(NEW_HIRE).await, PerUserMfaState::Disabled);
@@ -573,7 +618,7 @@ async fn phone_written_but_never_confirmed_is_still_ours_next_time() {
         } => {
             assert_eq!(
                 labels(completed),
-                vec!["addMobile", "setSmsPreferred", "setPerUserMfa:enabled"]
+                vec!["addMobile", "setPerUserMfa:enabled"]
             );
             assert!(matches!(failure.cause, Cause::Store { .. }), "{failure}");
             assert_eq!(failure.disposition(), Disposition::Retry);

@@ -27,7 +27,8 @@ struct Size {
 /// What a created user is, and so what must hold for them at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cohort {
-    /// A valid mobile number: phone, SMS default and MFA.
+    /// A valid mobile number: phone and MFA (SMS default only where it takes effect; with
+    /// system-preferred MFA on, as here, it is not written).
     Eligible,
     /// `mobilePhone` empty: skipped, MFA stays off, nothing written.
     NoNumber,
@@ -265,9 +266,11 @@ async fn run_chaos(size: Size) {
         let mfa = auth["perUserMfaState"].as_str().unwrap_or_default();
         let user_writes = writes.get(id).copied().unwrap_or(0);
         let expected_writes = match cohort(i) {
-            Cohort::Eligible => 3 + usize::from(changed.contains(&i)),
-            // Their own registration is logged too; then preference and MFA.
-            Cohort::SelfRegistered => 3,
+            // Phone and MFA: system-preferred MFA is on (the simulator's default, as
+            // Microsoft-managed), so the SMS preference Entra would ignore is not written.
+            Cohort::Eligible => 2 + usize::from(changed.contains(&i)),
+            // Their own registration is logged too; then MFA.
+            Cohort::SelfRegistered => 2,
             _ => 0,
         };
         extra_writes += user_writes.saturating_sub(expected_writes);
@@ -292,7 +295,7 @@ async fn run_chaos(size: Size) {
             Cohort::Eligible => {
                 eligible += 1;
                 assert!(mobile.is_some() && mfa != "disabled", "{i}: {user}");
-                assert_eq!(auth["preferredSecondaryMethod"], "sms", "{i}: {user}");
+                assert!(auth["preferredSecondaryMethod"].is_null(), "{i}: {user}");
                 enrolled += 1;
                 if changed.contains(&i) {
                     if mobile == Some(changed_number(i).as_str()) {

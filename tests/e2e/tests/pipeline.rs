@@ -44,9 +44,10 @@ fn directory_changes(stack: &Stack) -> (String, String) {
 
 /// What must hold after the pipeline has handled [`directory_changes`].
 async fn assert_changes_handled(stack: &Stack, rosa: &str, noah: &str) {
-    // The new hire: mobile registered, SMS preferred, MFA on.
+    // The new hire: mobile registered, MFA on; system-preferred MFA is on (the tenant
+    // default), so no SMS preference is written — Entra would ignore it.
     assert_eq!(stack.mobile(rosa).as_deref(), Some("+31 655555555"));
-    assert_eq!(stack.preferred_method(rosa).as_deref(), Some("sms"));
+    assert_eq!(stack.preferred_method(rosa), None);
     assert_ne!(stack.mfa_state(rosa), "disabled");
     // No number: skipped, MFA left off, nothing written.
     assert_eq!(stack.mobile(noah), None);

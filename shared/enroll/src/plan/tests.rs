@@ -1,4 +1,5 @@
 use super::*;
+use crate::policy::SmsDefault;
 use crate::ports::PendingPhone;
 use autoenroll_graph::model::{Removed, method_ids};
 use serde_json::json;
@@ -134,6 +135,14 @@ fn prefs(method: &str) -> SignInPreferences {
     }
 }
 
+fn system_preferred(enabled: bool, method: Option<&str>) -> SignInPreferences {
+    SignInPreferences {
+        is_system_preferred_authentication_method_enabled: Some(enabled),
+        user_preferred_method_for_secondary_authentication: method.map(str::to_owned),
+        ..SignInPreferences::default()
+    }
+}
+
 fn add_mobile(n: &str) -> Action {
     Action::AddMobile {
         number: GraphNumber::new(n),
@@ -223,6 +232,55 @@ fn cases() -> Vec<Case> {
             policy: with(p.clone(), |p| p.set_sms_default = false),
             view: new_user.clone(),
             want: enroll(vec![add_mobile(A), mfa(ENABLED)], vec![]),
+        },
+        Case {
+            situation: "system-preferred MFA on: the preference Entra would ignore is not written",
+            policy: p.clone(),
+            view: with(new_user.clone(), |v| {
+                v.sign_in_preferences = Some(system_preferred(true, None))
+            }),
+            want: enroll(vec![add_mobile(A), mfa(ENABLED)], vec![]),
+        },
+        Case {
+            situation: "system-preferred MFA off: the preference takes effect and is written",
+            policy: p.clone(),
+            view: with(new_user.clone(), |v| {
+                v.sign_in_preferences = Some(system_preferred(false, Some("none")))
+            }),
+            want: enroll(dutch_mobile_actions.clone(), vec![]),
+        },
+        Case {
+            situation: "set_sms_default = always writes it under system-preferred MFA (NPS / AD FS)",
+            policy: with(p.clone(), |p| p.set_sms_default_mode(SmsDefault::Always)),
+            view: with(new_user.clone(), |v| {
+                v.sign_in_preferences = Some(system_preferred(true, None))
+            }),
+            want: enroll(dutch_mobile_actions.clone(), vec![]),
+        },
+        Case {
+            situation: "set_sms_default = always still keeps the user's own choice",
+            policy: with(p.clone(), |p| p.set_sms_default_mode(SmsDefault::Always)),
+            view: with(new_user.clone(), |v| {
+                v.methods.push(authenticator());
+                v.sign_in_preferences = Some(system_preferred(true, Some("push")));
+            }),
+            want: enroll(vec![add_mobile(A), mfa(ENABLED)], vec![]),
+        },
+        Case {
+            situation: "set_sms_default = never writes no preference with system-preferred MFA off",
+            policy: with(p.clone(), |p| p.set_sms_default_mode(SmsDefault::Never)),
+            view: with(new_user.clone(), |v| {
+                v.sign_in_preferences = Some(system_preferred(false, None))
+            }),
+            want: enroll(vec![add_mobile(A), mfa(ENABLED)], vec![]),
+        },
+        Case {
+            situation: "system-preferred state absent from the read counts as off (write)",
+            policy: p.clone(),
+            view: with(new_user.clone(), |v| {
+                v.sign_in_preferences = Some(prefs("none"))
+            }),
+            want: enroll(dutch_mobile_actions.clone(), vec![]),
         },
         Case {
             situation: "fully enrolled user needs nothing",

@@ -26,6 +26,7 @@ fn nothing_set_gives_the_safe_defaults() {
     assert_eq!(p.default_region, None);
     assert_eq!(p.mfa_mode, MfaMode::PerUserEnabled);
     assert!(p.set_sms_default);
+    assert_eq!(p.sms_default(), SmsDefault::WhenEffective);
     assert!(!p.include_guests);
     assert!(!p.office_fallback);
     assert_eq!(p.on_number_change, NumberChangePolicy::UpdateManaged);
@@ -128,11 +129,52 @@ fn unknown_key_in_file_is_an_error_naming_it() {
 
 #[test]
 fn wrongly_typed_file_value_is_an_error_naming_the_key() {
+    let err = Policy::from_toml_str("include_guests = \"yes\"\n").unwrap_err();
+    assert!(
+        matches!(&err, PolicyError::File(m) if m.contains("include_guests")),
+        "{err}"
+    );
+    // set_sms_default takes a word or the old boolean; anything else names the key.
     let err = Policy::from_toml_str("set_sms_default = \"yes\"\n").unwrap_err();
+    assert!(
+        matches!(&err, PolicyError::Invalid { key, .. } if key == "set_sms_default"),
+        "{err}"
+    );
+    let err = Policy::from_toml_str("set_sms_default = 1\n").unwrap_err();
     assert!(
         matches!(&err, PolicyError::File(m) if m.contains("set_sms_default")),
         "{err}"
     );
+}
+
+#[test]
+fn set_sms_default_takes_three_words_and_the_old_booleans() {
+    let cases = [
+        (
+            "\"when-effective\"",
+            "when-effective",
+            SmsDefault::WhenEffective,
+        ),
+        ("\"always\"", "Always", SmsDefault::Always),
+        ("\"never\"", "never", SmsDefault::Never),
+        // The old boolean: `true` asked for SMS as the default, which a preference Entra
+        // ignores never delivered, so it means when-effective; `false` is never.
+        ("true", "TRUE", SmsDefault::WhenEffective),
+        ("false", "false", SmsDefault::Never),
+    ];
+    for (toml_value, env_value, want) in cases {
+        let from_file =
+            Policy::from_toml_str(&format!("set_sms_default = {toml_value}\n")).unwrap();
+        assert_eq!(from_file.sms_default(), want, "toml {toml_value}");
+        let from_env = from_vars(&[(ENV_SET_SMS_DEFAULT, env_value)]).unwrap();
+        assert_eq!(from_env.sms_default(), want, "env {env_value}");
+        assert_eq!(from_env, from_file);
+        assert_eq!(want.to_string().parse::<SmsDefault>(), Ok(want));
+    }
+    let never = from_vars(&[(ENV_SET_SMS_DEFAULT, "never")]).unwrap();
+    assert!(!never.set_sms_default && !never.sms_default_always);
+    let always = from_vars(&[(ENV_SET_SMS_DEFAULT, "always")]).unwrap();
+    assert!(always.set_sms_default && always.sms_default_always);
 }
 
 #[test]

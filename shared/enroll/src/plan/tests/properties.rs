@@ -38,7 +38,7 @@ const RAW_MOBILES: &[Option<&str>] = &[
 const EXISTING_NUMBERS: &[&str] = &[A, B, "+31 0612345678", FIXED, "+1 2065550100"];
 
 fn generate(rng: &mut Rng) -> (Policy, UserView) {
-    let policy = Policy {
+    let mut policy = Policy {
         default_region: rng.pick(&[Some("NL".parse().unwrap()), None]),
         mfa_mode: rng.pick(&[
             MfaMode::PerUserEnabled,
@@ -46,7 +46,7 @@ fn generate(rng: &mut Rng) -> (Policy, UserView) {
             MfaMode::Group(G_MFA.into()),
             MfaMode::None,
         ]),
-        set_sms_default: rng.chance(4) || rng.chance(2),
+        set_sms_default: true,
         excluded_upns: ["breakglass@contoso.com".to_owned()].into(),
         excluded_groups: if rng.chance(2) {
             [G_EXCLUDED.to_owned()].into()
@@ -65,7 +65,14 @@ fn generate(rng: &mut Rng) -> (Policy, UserView) {
         ]),
         office_fallback: rng.chance(2),
         bootstrap: Default::default(),
+        sms_default_always: false,
     };
+    policy.set_sms_default_mode(rng.pick(&[
+        SmsDefault::WhenEffective,
+        SmsDefault::WhenEffective,
+        SmsDefault::Always,
+        SmsDefault::Never,
+    ]));
     let mut u = user(rng.pick(RAW_MOBILES));
     u.user_principal_name = Some(
         rng.pick(&[
@@ -128,6 +135,10 @@ fn generate(rng: &mut Rng) -> (Policy, UserView) {
         Some(prefs("push")),
         Some(prefs("none")),
     ]);
+    if let Some(p) = &mut v.sign_in_preferences {
+        p.is_system_preferred_authentication_method_enabled =
+            rng.pick(&[None, Some(true), Some(true), Some(false)]);
+    }
     for g in [G_MFA, G_EXCLUDED, G_SCOPE] {
         if rng.chance(4) {
             v.group_membership.push(g.to_owned());
@@ -169,7 +180,11 @@ fn apply_to_model(view: &UserView, actions: &[Action]) -> UserView {
                     .push(phone_method(PhoneType::Office, number.expose()));
                 remember(&mut v, PhoneType::Office, number);
             }
-            Action::SetSmsPreferred => v.sign_in_preferences = Some(prefs("sms")),
+            Action::SetSmsPreferred => {
+                // The PATCH writes only the preference; system-preferred MFA stays as it was.
+                let p = v.sign_in_preferences.get_or_insert_with(Default::default);
+                p.user_preferred_method_for_secondary_authentication = Some("sms".into());
+            }
             Action::SetPerUserMfa { state } => v.mfa_state = Some(*state),
             Action::AddToGroup { group_id } => v.group_membership.push(group_id.clone()),
         }
@@ -258,6 +273,44 @@ fn check(policy: &Policy, view: &UserView) -> Result<(), String> {
         {
             return Err(format!("MFA state not raised: {got:?}"));
         }
+    }
+    // The SMS preference is written only where it takes effect, unless the policy says always.
+    let sets_sms = actions.contains(&Action::SetSmsPreferred);
+    let system_preferred = view
+        .sign_in_preferences
+        .as_ref()
+        .and_then(|p| p.is_system_preferred_authentication_method_enabled);
+    match policy.sms_default() {
+        SmsDefault::Never if sets_sms => {
+            return Err(format!("SMS preference under never: {got:?}"));
+        }
+        SmsDefault::WhenEffective if sets_sms && system_preferred == Some(true) => {
+            return Err(format!(
+                "SMS preference written where system-preferred MFA ignores it: {got:?}"
+            ));
+        }
+        _ => {}
+    }
+    // System-preferred MFA changes nothing but that one write: under `always` nothing at all;
+    // under `when-effective` the plan with it on is the plan with it off minus the preference.
+    let with_system_preferred = |on: bool| {
+        let mut v = view.clone();
+        v.sign_in_preferences
+            .get_or_insert_with(Default::default)
+            .is_system_preferred_authentication_method_enabled = Some(on);
+        plan(policy, &v)
+    };
+    let (on, off) = (with_system_preferred(true), with_system_preferred(false));
+    let off_without_sms: Vec<Action> = off
+        .actions()
+        .iter()
+        .filter(|a| policy.sms_default() == SmsDefault::Always || **a != Action::SetSmsPreferred)
+        .cloned()
+        .collect();
+    if on.actions() != off_without_sms.as_slice() || on.reasons() != off.reasons() {
+        return Err(format!(
+            "system-preferred MFA changed more than the preference: on {on:?}, off {off:?}"
+        ));
     }
     // Phone writes come before the preference, which comes before MFA.
     let rank = |a: &Action| match a {
