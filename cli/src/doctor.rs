@@ -106,6 +106,8 @@ const STRENGTHS_READ: &[&str] = &[
     "Policy.ReadWrite.ConditionalAccess",
     "Policy.ReadWrite.AuthenticationMethod",
 ];
+/// Secure Score (learn securescores-list): optional, only for doctor's MFA-controls row.
+const SECURE_SCORES_READ: &[&str] = &["SecurityEvents.Read.All", "SecurityEvents.ReadWrite.All"];
 /// Only `autoenroll apply --only-admins` lists directory-role members.
 const ROLES_READ: &[&str] = &[
     "RoleManagement.Read.Directory",
@@ -161,6 +163,7 @@ pub const ROUTE_ROLES: &[(&str, &str, &[&str])] = &[
         "/policies/authenticationStrengthPolicies",
         STRENGTHS_READ,
     ),
+    ("GET", "/security/secureScores", SECURE_SCORES_READ),
 ];
 
 /// What doctor's (and report's) readiness rows read. Optional: the functions never need them,
@@ -338,11 +341,14 @@ fn role_checks(policy: &Policy, granted: &[String]) -> Vec<Check> {
     // is kept; the readiness gaps get their own WARN row below.
     let mut all = needs.clone();
     all.extend(readiness_roles());
-    let (missing_all, mut excessive) = compare_roles(&all, granted);
-    let readiness_missing: Vec<String> = missing_all
-        .into_iter()
-        .filter(|m| !missing.contains(m))
-        .collect();
+    // The Secure Score read is a skip without its role, so it is neither missing nor, when
+    // held, excessive.
+    all.push(Requirement {
+        purpose: "read Secure Score's MFA controls (optional)",
+        any_of: SECURE_SCORES_READ,
+    });
+    let (_, mut excessive) = compare_roles(&all, granted);
+    let (readiness_missing, _) = compare_roles(&readiness_roles(), granted);
     let optional: Vec<String> = excessive
         .iter()
         .filter(|r| ROLES_READ.first() == Some(&r.as_str()))
@@ -676,6 +682,16 @@ mod tests {
                 .contains("Policy.Read.AuthenticationMethod"),
             "{excessive:?}"
         );
+        // The Secure Score read is optional both ways: never missing, never excessive.
+        assert!(
+            !row(&rows, "readiness roles")
+                .detail
+                .contains("SecurityEvents")
+        );
+        let mut with_score = base.to_vec();
+        with_score.extend(["Policy.Read.All", "SecurityEvents.Read.All"]);
+        let rows = role_checks(&Policy::default(), &roles(&with_score));
+        assert_eq!(row(&rows, "excessive roles").status, Status::Ok, "{rows:?}");
     }
 
     #[test]

@@ -192,3 +192,40 @@ async fn without_policy_read_all_the_ca_row_says_what_to_grant() {
     assert_eq!(row.status, Status::Warn, "{rows:?}");
     assert!(row.detail.contains("Policy.Read.All"), "{row:?}");
 }
+
+#[tokio::test]
+async fn secure_score_mfa_controls_with_and_without_the_permission() {
+    let mut seed = contoso_reading_policies();
+    seed.secure_scores = vec![
+        serde_json::json!({"id": "contoso_2026-12-05", "createdDateTime": "2026-12-05T00:00:00Z",
+            "currentScore": 120.0, "maxScore": 300.0, "controlScores": [
+                {"controlName": "AdminMFAV2", "score": 5.0, "scoreInPercentage": 50.0},
+                {"controlName": "MFARegistrationV2", "score": 9.0, "scoreInPercentage": 100.0}]})
+        .as_object()
+        .cloned()
+        .unwrap(),
+    ];
+    let without = doctor_rows(seed.clone()).await;
+    let row = without
+        .iter()
+        .find(|c| c.check == "Secure Score MFA controls")
+        .expect("score row");
+    assert_eq!(row.status, Status::Ok, "{row:?}");
+    assert!(row.detail.starts_with("skipped"), "{row:?}");
+    assert!(row.detail.contains("SecurityEvents.Read.All"), "{row:?}");
+
+    for app in &mut seed.apps {
+        app.roles.push("SecurityEvents.Read.All".into());
+    }
+    let with = doctor_rows(seed).await;
+    let row = with
+        .iter()
+        .find(|c| c.check == "Secure Score MFA controls")
+        .expect("score row");
+    assert_eq!(row.status, Status::Warn, "{row:?}");
+    assert!(row.detail.starts_with("120.0 / 300.0"), "{row:?}");
+    assert!(
+        row.detail.contains("AdminMFAV2 5.0 earned, +5.0"),
+        "{row:?}"
+    );
+}
