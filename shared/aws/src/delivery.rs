@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use autoenroll_core::delivery::{
-    Channel, Deliveries, DeliveryError, PassNotice, Recipient, Refusal, redact,
+    Channel, Deliveries, DeliveryError, DeliveryReceipt, PassNotice, Recipient, Refusal, redact,
 };
 use autoenroll_core::policy::{BootstrapEffect, Policy};
 use aws_config::SdkConfig;
@@ -43,6 +43,26 @@ pub(crate) fn by_status(status: u16) -> Verdict {
         401 | 403 => Verdict::Systemic,
         _ => Verdict::Refused(Refusal::MessageRejected),
     }
+}
+
+/// The receipt of a send the service accepted, logged with the masked recipient only.
+pub(crate) fn sent(
+    channel: Channel,
+    message_id: Option<&str>,
+    recipient: &Recipient,
+) -> DeliveryReceipt {
+    let receipt = DeliveryReceipt {
+        channel,
+        message_id: message_id.unwrap_or_default().to_owned(),
+        recipient: recipient.masked(),
+    };
+    tracing::info!(
+        channel = %channel,
+        recipient = %receipt.recipient,
+        message_id = %receipt.message_id,
+        "temporary access pass delivered"
+    );
+    receipt
 }
 
 /// The typed error for a failed send. `table` classifies service errors; transport failures

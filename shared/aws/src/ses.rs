@@ -20,7 +20,7 @@ use autoenroll_core::delivery::{
 };
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
-use crate::delivery::{ServiceAnswer, Verdict, by_status, delivery_error};
+use crate::delivery::{ServiceAnswer, Verdict, by_status, delivery_error, sent};
 
 /// What the sender looks like.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,18 +122,7 @@ impl PassDelivery for SesDelivery {
             .map_err(|e| {
                 delivery_error(channel, "SendEmail", &e, notice, recipient, ses_verdict)
             })?;
-        let receipt = DeliveryReceipt {
-            channel,
-            message_id: output.message_id().unwrap_or_default().to_owned(),
-            recipient: recipient.masked(),
-        };
-        tracing::info!(
-            channel = %channel,
-            recipient = %receipt.recipient,
-            message_id = %receipt.message_id,
-            "temporary access pass e-mailed"
-        );
-        Ok(receipt)
+        Ok(sent(channel, output.message_id(), recipient))
     }
 }
 

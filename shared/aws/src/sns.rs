@@ -24,7 +24,7 @@ use autoenroll_core::delivery::{
 };
 use aws_sdk_sns::types::MessageAttributeValue;
 
-use crate::delivery::{ServiceAnswer, Verdict, by_status, delivery_error};
+use crate::delivery::{ServiceAnswer, Verdict, by_status, delivery_error, sent};
 
 pub const ATTR_SMS_TYPE: &str = "AWS.SNS.SMS.SMSType";
 pub const ATTR_SENDER_ID: &str = "AWS.SNS.SMS.SenderID";
@@ -129,18 +129,7 @@ impl PassDelivery for SnsSmsDelivery {
             .send()
             .await
             .map_err(|e| delivery_error(channel, "Publish", &e, notice, recipient, sns_verdict))?;
-        let receipt = DeliveryReceipt {
-            channel,
-            message_id: output.message_id().unwrap_or_default().to_owned(),
-            recipient: recipient.masked(),
-        };
-        tracing::info!(
-            channel = %channel,
-            recipient = %receipt.recipient,
-            message_id = %receipt.message_id,
-            "temporary access pass sent by SMS"
-        );
-        Ok(receipt)
+        Ok(sent(channel, output.message_id(), recipient))
     }
 }
 

@@ -366,24 +366,14 @@ async fn get_policy(
             .map(|p| ca.expanded(p))
     });
     let item = item.ok_or_else(|| GraphError::not_found(&id))?;
-    let mut item = select(
-        vec![item],
+    entity(
+        &state,
+        &info,
         &query,
+        item,
         "microsoft.graph.conditionalAccessPolicy",
-    )?
-    .pop()
-    .unwrap_or(Value::Null);
-    if let Value::Object(m) = &mut item {
-        m.insert(
-            "@odata.context".into(),
-            Value::String(odata::context(
-                &state.base_url,
-                &info,
-                "identity/conditionalAccess/policies/$entity",
-            )),
-        );
-    }
-    Ok(axum::Json(item).into_response())
+        "identity/conditionalAccess/policies/$entity",
+    )
 }
 
 async fn list_strengths(
@@ -419,21 +409,32 @@ async fn get_strength(
         .tenant
         .with(|t| t.conditional_access.strength(&id).cloned())
         .ok_or_else(|| GraphError::not_found(&id))?;
-    let mut item = select(
-        vec![item],
+    entity(
+        &state,
+        &info,
         &query,
+        item,
         "microsoft.graph.authenticationStrengthPolicy",
-    )?
-    .pop()
-    .unwrap_or(Value::Null);
+        "policies/authenticationStrengthPolicies/$entity",
+    )
+}
+
+/// One entity as Graph answers a GET by id: `$select` applied, `@odata.context` set.
+fn entity(
+    state: &AppState,
+    info: &RequestInfo,
+    query: &ODataQuery,
+    item: Map<String, Value>,
+    odata_type: &str,
+    context_path: &str,
+) -> GraphResult<Response> {
+    let mut item = select(vec![item], query, odata_type)?
+        .pop()
+        .unwrap_or(Value::Null);
     if let Value::Object(m) = &mut item {
         m.insert(
             "@odata.context".into(),
-            Value::String(odata::context(
-                &state.base_url,
-                &info,
-                "policies/authenticationStrengthPolicies/$entity",
-            )),
+            Value::String(odata::context(&state.base_url, info, context_path)),
         );
     }
     Ok(axum::Json(item).into_response())
