@@ -16,13 +16,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use autoenroll_core::engine::{Enroller, PlannedUser, Settle, UserReport, UserResult};
 use autoenroll_core::failure::{Cause, Disposition};
 use autoenroll_core::outcome::Outcome;
 use autoenroll_core::phone;
 use autoenroll_core::plan::Plan;
 use autoenroll_core::policy::Policy;
 use autoenroll_core::ports::{AuditSink, MemoryStore, Trigger};
-use autoenroll_enroll::{Enroller, PlannedUser, Settle, UserReport, UserResult};
 use autoenroll_graph::model::User;
 use autoenroll_graph::{GraphError, UserQuery};
 use futures::{StreamExt, TryStreamExt};

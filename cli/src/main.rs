@@ -12,10 +12,10 @@ use autoenroll_cli::phone_check;
 use autoenroll_cli::report::{self, Decision, ReportDocument, Totals};
 use autoenroll_cli::stores::{DynAudit, DynMemory, FileMemoryStore, JsonlAuditSink, NoAudit};
 use autoenroll_cli::tenant::{Connected, TenantFlags};
+use autoenroll_core::engine::Enroller;
 use autoenroll_core::memory::InMemoryMemoryStore;
 use autoenroll_core::phone::RegionCode;
 use autoenroll_core::policy::Policy;
-use autoenroll_enroll::Enroller;
 use clap::{Args, Parser, Subcommand};
 
 /// Exit codes, as the help text documents them.

@@ -19,12 +19,13 @@ use anyhow::Context;
 use async_trait::async_trait;
 use autoenroll_aws::memory::{MemoryFifoQueue, MemoryPoller, StaticSecrets};
 use autoenroll_aws::metrics::EmfMetrics;
+use autoenroll_core::engine::Enroller;
 use autoenroll_core::memory::{
     InMemoryAuditSink, InMemoryDeltaLinkStore, InMemoryMemoryStore, InMemorySubscriptionStore,
 };
 use autoenroll_core::policy::Policy;
 use autoenroll_core::ports::{SecretSource, SecretValue, StoreError};
-use autoenroll_enroll::{EnrollFunction, Enroller};
+use autoenroll_enroll::EnrollFunction;
 use autoenroll_reconcile::Reconciler;
 use autoenroll_subscriptions::{
     Report as SubscriptionReport, SubscriptionsConfig, SubscriptionsFunction,

@@ -22,7 +22,7 @@ use autoenroll_core::ids;
 use autoenroll_core::ports::{AuditSink, EnrollRequest, MemoryStore};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 
-use crate::enroller::{Enroller, Settle, UserReport, UserResult};
+use autoenroll_core::engine::{Enroller, Settle, UserReport, UserResult};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {

@@ -20,11 +20,10 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use tokio::time::Instant;
 
 mod batch;
-mod enroller;
 pub mod local;
 
+use autoenroll_core::engine::Enroller;
 pub use batch::{BatchError, handle_batch};
-pub use enroller::{Enroller, PlannedUser, Settle, UserReport, UserResult};
 
 /// The variables this function reads itself, besides the policy's.
 const OWN_ENV_VARS: &[&str] = &[

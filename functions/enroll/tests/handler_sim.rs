@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use autoenroll_aws::metrics::{CapturedMetrics, EmfMetrics};
+use autoenroll_core::engine::{Enroller, PlannedUser, Settle, UserResult};
 use autoenroll_core::failure::Disposition;
 use autoenroll_core::memory::{InMemoryAuditSink, InMemoryMemoryStore};
 use autoenroll_core::outcome::Outcome;
 use autoenroll_core::policy::Policy;
 use autoenroll_core::ports::{AuditOutcome, EnrollRequest, Trigger};
-use autoenroll_enroll::{EnrollFunction, Enroller, PlannedUser, Settle, UserResult};
+use autoenroll_enroll::EnrollFunction;
 use autoenroll_graph::{
     BudgetClass, Credential, GraphClient, GraphConfig, Pacer, PacingConfig, RetryConfig, Secret,
 };

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod audit;
 pub mod coverage;
 pub mod delivery;
+pub mod engine;
 pub mod failure;
 pub mod ids;
 pub mod lifecycle;

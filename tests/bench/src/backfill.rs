@@ -10,12 +10,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use autoenroll_core::engine::{Enroller, UserResult};
 use autoenroll_core::memory::{InMemoryAuditSink, InMemoryMemoryStore};
 use autoenroll_core::outcome::Outcome;
 use autoenroll_core::plan::Plan;
 use autoenroll_core::policy::Policy;
 use autoenroll_core::ports::Trigger;
-use autoenroll_enroll::{Enroller, UserResult};
 use autoenroll_graph::{GraphClient, PacingConfig};
 use futures::StreamExt;
 use graph_sim::{LatencyRule, Sim, SimOptions, TenantSize, ThrottleOptions};

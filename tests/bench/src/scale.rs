@@ -10,9 +10,9 @@
 use std::time::Instant;
 
 use anyhow::Context;
+use autoenroll_core::engine::{Enroller, PlannedUser};
 use autoenroll_core::memory::{InMemoryAuditSink, InMemoryMemoryStore};
 use autoenroll_core::plan::Plan;
-use autoenroll_enroll::{Enroller, PlannedUser};
 use autoenroll_graph::model::USER_SELECT;
 use autoenroll_graph::{
     Credential, GraphClient, GraphConfig, PacingConfig, RetryConfig, Secret, UserQuery,

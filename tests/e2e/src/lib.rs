@@ -23,12 +23,13 @@ use autoenroll_aws::memory::{MemoryFifoQueue, MemoryPoller, StaticSecrets};
 use autoenroll_aws::metrics::{CapturedMetrics, EmfMetrics};
 use autoenroll_aws::poller::{BatchOutcome, DrainReport, PollError, Settlement, SqsEventSource};
 use autoenroll_aws::sqs::{SqsPoller, SqsQueue};
+use autoenroll_core::engine::Enroller;
 use autoenroll_core::memory::{
     InMemoryAuditSink, InMemoryDeltaLinkStore, InMemoryMemoryStore, InMemorySubscriptionStore,
 };
 use autoenroll_core::policy::Policy;
 use autoenroll_core::ports::{EnrollQueue, EnrollRequest, QueueError};
-use autoenroll_enroll::{EnrollFunction, Enroller};
+use autoenroll_enroll::EnrollFunction;
 use autoenroll_graph::{Credential, GraphClient, GraphConfig, PacingConfig, RetryConfig, Secret};
 use autoenroll_reconcile::{ReconcileFunction, Reconciler, SweepFailure, SweepReport};
 use autoenroll_subscriptions::SubscriptionsConfig;

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use autoenroll_aws::dynamo::{DynamoStore, ensure_table};
+use autoenroll_core::engine::{Enroller, Settle, UserResult};
 use autoenroll_core::failure::{Cause, Disposition, StoreKind};
 use autoenroll_core::outcome::Outcome;
 use autoenroll_core::ports::{AuditOutcome, Trigger};
 use autoenroll_e2e::contoso::NEW_HIRE;
 use autoenroll_e2e::{QueueKind, TENANT, graph_client, policy};
-use autoenroll_enroll::{Enroller, Settle, UserResult};
 use autoenroll_graph::RetryConfig;
 use graph_sim::{LatencyRule, Seed, Sim, SimOptions};
 

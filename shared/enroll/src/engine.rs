@@ -4,16 +4,14 @@
 
 use std::sync::Arc;
 
-use autoenroll_core::apply::apply;
-use autoenroll_core::audit;
-use autoenroll_core::failure::Disposition;
-use autoenroll_core::outcome::Outcome;
-use autoenroll_core::plan::{self, Plan, UserView};
-use autoenroll_core::policy::Policy;
-use autoenroll_core::ports::{
-    AuditOutcome, AuditRecord, AuditSink, MemoryStore, StoreError, Trigger,
-};
-use autoenroll_core::read::{ReadError, ReadView, read_view};
+use crate::apply::apply;
+use crate::audit;
+use crate::failure::Disposition;
+use crate::outcome::Outcome;
+use crate::plan::{self, Plan, UserView};
+use crate::policy::Policy;
+use crate::ports::{AuditOutcome, AuditRecord, AuditSink, MemoryStore, StoreError, Trigger};
+use crate::read::{ReadError, ReadView, read_view};
 use autoenroll_graph::GraphClient;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -199,7 +197,7 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
     }
 
     /// As [`Enroller::enroll_user`], with no wait for Graph budget past `deadline`: such a
-    /// call ends as [`Cause::Deferred`](autoenroll_core::failure::Cause) (retry), so the
+    /// call ends as [`Cause::Deferred`](crate::failure::Cause) (retry), so the
     /// caller answers before its invocation times out.
     pub async fn enroll_user_by(
         &self,
@@ -309,9 +307,9 @@ fn log_lost_audit(e: &StoreError, record: &AuditRecord) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use autoenroll_core::failure::{Cause, Failure};
-    use autoenroll_core::plan::Action;
-    use autoenroll_core::ports::StoreError;
+    use crate::failure::{Cause, Failure};
+    use crate::plan::Action;
+    use crate::ports::StoreError;
     use autoenroll_graph::{GraphError, GraphErrorKind};
 
     fn failed_after_phone(e: &GraphError) -> UserReport {
@@ -322,7 +320,7 @@ mod tests {
             result: UserResult::Finished(Outcome::Failed {
                 failure: Failure::new(Cause::from(e)),
                 completed: vec![Action::AddMobile {
-                    number: autoenroll_core::phone::GraphNumber::new("+31 612345678"),
+                    number: crate::phone::GraphNumber::new("+31 612345678"),
                 }],
                 failed: Some(Action::SetSmsPreferred),
                 notes: vec![],
