@@ -5,7 +5,9 @@
 //!
 //! Namespace `autoenroll`; metrics `Enrolled`, `Skipped` (per `Reason`, and in total),
 //! `Failed` (per `Disposition` — `retry`, `systemic`, `permanent` — and in total; alarm on
-//! `systemic`), `GraphThrottled` (429s), `LatencyMs`, `SubscriptionLifecycle` (per `Event`).
+//! `systemic`), `GraphThrottled` (429s), `LatencyMs`, `SubscriptionLifecycle` (per `Event`),
+//! `Bootstrap` (per `Stage`: `issued`, `delivered`, `deliveryFailed`, `reissued`, `expired`,
+//! `closed` — the Temporary Access Pass bootstrap).
 //! Dimension values are reason or event names only: never a user, a number or anything else
 //! with unbounded cardinality or personal data.
 
@@ -38,7 +40,19 @@ pub enum Metric<'a> {
     /// The subscriptions function handled a Graph lifecycle event; `event` is Graph's name for
     /// it (`reauthorizationRequired`, `subscriptionRemoved`, `missed`).
     SubscriptionLifecycle { event: &'a str },
+    /// A Temporary Access Pass bootstrap reached `stage` (one of [`BOOTSTRAP_STAGES`]).
+    Bootstrap { stage: &'a str },
 }
+
+/// The `Stage` dimension values of [`Metric::Bootstrap`] (the dashboard plots each).
+pub const BOOTSTRAP_STAGES: &[&str] = &[
+    "issued",
+    "delivered",
+    "deliveryFailed",
+    "reissued",
+    "expired",
+    "closed",
+];
 
 impl Metric<'_> {
     fn name(&self) -> &'static str {
@@ -50,6 +64,7 @@ impl Metric<'_> {
             Metric::LatencyMs(_) => "LatencyMs",
             Metric::WebhookRejected { .. } => "WebhookRejected",
             Metric::SubscriptionLifecycle { .. } => "SubscriptionLifecycle",
+            Metric::Bootstrap { .. } => "Bootstrap",
         }
     }
 
@@ -76,6 +91,7 @@ pub fn emf_document(metric: &Metric<'_>, timestamp_ms: u64) -> Value {
     let dimensions = match metric {
         Metric::Skipped { .. } | Metric::WebhookRejected { .. } => json!([["Reason"], []]),
         Metric::SubscriptionLifecycle { .. } => json!([["Event"]]),
+        Metric::Bootstrap { .. } => json!([["Stage"], []]),
         Metric::Failed { .. } => json!([["Disposition"], []]),
         _ => json!([[]]),
     };
@@ -93,6 +109,9 @@ pub fn emf_document(metric: &Metric<'_>, timestamp_ms: u64) -> Value {
         root.insert(metric.name().to_owned(), metric.value());
         if let Metric::Skipped { reason } | Metric::WebhookRejected { reason, .. } = metric {
             root.insert("Reason".to_owned(), json!(reason));
+        }
+        if let Metric::Bootstrap { stage } = metric {
+            root.insert("Stage".to_owned(), json!(stage));
         }
         if let Metric::SubscriptionLifecycle { event } = metric {
             root.insert("Event".to_owned(), json!(event));
@@ -164,6 +183,11 @@ impl EmfMetrics {
 
     pub fn failed(&self, disposition: Disposition) {
         self.emit(Metric::Failed { disposition });
+    }
+
+    /// A TAP bootstrap reached `stage` (one of [`BOOTSTRAP_STAGES`]).
+    pub fn bootstrap(&self, stage: &str) {
+        self.emit(Metric::Bootstrap { stage });
     }
 
     pub fn graph_throttled(&self, count: u64) {
