@@ -13,14 +13,18 @@
 //! One pacer is shared by every [`crate::GraphClient`] of the process that talks to the same
 //! Graph endpoint as the same app in the same tenant (see [`Pacer::shared`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
-use crate::limits;
+mod config;
+mod lane;
+
+pub use config::{AimdConfig, PacingConfig};
+use lane::Lane;
 
 /// Which of Graph's budgets a request draws on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,93 +39,6 @@ pub enum BudgetClass {
 /// The budget would only be there after the caller's deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PastDeadline;
-
-/// Pacing settings. The defaults are the documented quotas for a small tenant, whole for one
-/// process; a Lambda function sets `instance_share_divisor` to its event source's
-/// `MaximumConcurrency` so that all its instances together stay within the quota.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PacingConfig {
-    /// Off = no client-side waiting at all (429 handling still applies).
-    pub enabled: bool,
-    pub writes_per_window: u32,
-    pub write_window: Duration,
-    pub read_units_per_window: u32,
-    pub read_window: Duration,
-    /// Each instance takes quota ÷ this. At least 1.
-    pub instance_share_divisor: u32,
-    /// Fraction of the share actually used, to absorb clock skew and requests that arrive at
-    /// Graph later than we sent them. Small on purpose: a sliding window of the full quota
-    /// never exceeds a continuously refilled bucket of that quota (the documented limit), so
-    /// only send-time jitter needs room, and every point here is throughput lost for good —
-    /// 0.9 held the backfill bench at 0.90 of the write ceiling, 0.97 gives 0.97 with no 429
-    /// (tests/bench, BENCHMARKS.md).
-    pub headroom: f64,
-    pub aimd: AimdConfig,
-}
-
-impl Default for PacingConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            writes_per_window: limits::WRITES_PER_WINDOW,
-            write_window: limits::WRITE_WINDOW,
-            read_units_per_window: limits::RESOURCE_UNITS_SMALL,
-            read_window: limits::RESOURCE_UNIT_WINDOW,
-            instance_share_divisor: 1,
-            headroom: 0.97,
-            aimd: AimdConfig::default(),
-        }
-    }
-}
-
-impl PacingConfig {
-    /// The limit one window of `class` may hold for this instance, before AIMD.
-    pub fn share(&self, class: BudgetClass) -> f64 {
-        let quota = match class {
-            BudgetClass::Write => self.writes_per_window,
-            BudgetClass::Read => self.read_units_per_window,
-        };
-        f64::from(quota) * self.headroom.clamp(0.0, 1.0)
-            / f64::from(self.instance_share_divisor.max(1))
-    }
-
-    fn window(&self, class: BudgetClass) -> Duration {
-        match class {
-            BudgetClass::Write => self.write_window,
-            BudgetClass::Read => self.read_window,
-        }
-    }
-}
-
-/// Additive-increase / multiplicative-decrease of the share in response to Graph's feedback.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AimdConfig {
-    /// Multiplier applied on a 429.
-    pub throttled_factor: f64,
-    /// Multiplier applied when `x-ms-throttle-limit-percentage` reaches `near_limit_threshold`.
-    pub near_limit_factor: f64,
-    pub near_limit_threshold: f64,
-    /// The share never drops below this fraction.
-    pub min_factor: f64,
-    /// Added per successful request, up to 1.
-    pub increase_per_success: f64,
-    /// At most one decrease per budget per this long: the in-flight requests that hit the same
-    /// limit at once are one signal, not many.
-    pub decrease_cooldown: Duration,
-}
-
-impl Default for AimdConfig {
-    fn default() -> Self {
-        Self {
-            throttled_factor: 0.5,
-            near_limit_factor: 0.9,
-            near_limit_threshold: 0.8,
-            min_factor: 0.05,
-            increase_per_success: 0.01,
-            decrease_cooldown: Duration::from_secs(1),
-        }
-    }
-}
 
 /// What the pacer currently allows, for tests, benchmarks and `doctor`.
 #[derive(Debug, Clone, PartialEq)]
@@ -256,99 +173,6 @@ impl Pacer {
                 .filter(|until| *until > now)
                 .map(|until| until - now),
         }
-    }
-}
-
-/// One budget: a sliding window of booked units plus the AIMD state.
-#[derive(Debug)]
-struct Lane {
-    window: Duration,
-    entries: VecDeque<(Instant, u32)>,
-    used: u64,
-    factor: f64,
-    blocked_until: Option<Instant>,
-    last_decrease: Option<Instant>,
-}
-
-impl Lane {
-    fn new(window: Duration) -> Self {
-        Self {
-            window,
-            entries: VecDeque::new(),
-            used: 0,
-            factor: 1.0,
-            blocked_until: None,
-            last_decrease: None,
-        }
-    }
-
-    fn limit(&self, share: f64) -> u64 {
-        // At least one unit, or a tiny share could never send anything.
-        ((share * self.factor).floor() as u64).max(1)
-    }
-
-    fn prune(&mut self, now: Instant) {
-        while let Some(&(at, cost)) = self.entries.front() {
-            if at + self.window <= now {
-                self.entries.pop_front();
-                self.used -= u64::from(cost);
-            } else {
-                break;
-            }
-        }
-    }
-
-    /// Books `cost` units at `now`, or says when to try again.
-    fn try_acquire(&mut self, now: Instant, cost: u32, share: f64) -> Result<(), Instant> {
-        if let Some(until) = self.blocked_until {
-            if until > now {
-                return Err(until);
-            }
-            self.blocked_until = None;
-        }
-        self.prune(now);
-        let limit = self.limit(share);
-        let cost = u64::from(cost).clamp(1, limit);
-        if self.used + cost <= limit {
-            // `cost <= limit`, which fits in u32 because it came from one.
-            self.entries.push_back((now, cost as u32));
-            self.used += cost;
-            return Ok(());
-        }
-        // The earliest moment enough of the oldest entries have left the window.
-        let mut remaining = self.used;
-        for &(at, c) in &self.entries {
-            remaining -= u64::from(c);
-            if remaining + cost <= limit {
-                return Err(at + self.window);
-            }
-        }
-        Err(now + self.window)
-    }
-
-    fn on_throttled(&mut self, now: Instant, retry_after: Option<Duration>, aimd: &AimdConfig) {
-        self.decrease(now, aimd.throttled_factor, aimd);
-        if let Some(wait) = retry_after {
-            let until = now + wait;
-            if self.blocked_until.is_none_or(|b| b < until) {
-                self.blocked_until = Some(until);
-            }
-        }
-    }
-
-    fn decrease(&mut self, now: Instant, multiplier: f64, aimd: &AimdConfig) {
-        if self
-            .last_decrease
-            .is_some_and(|last| now < last + aimd.decrease_cooldown)
-        {
-            return;
-        }
-        self.last_decrease = Some(now);
-        self.factor = (self.factor * multiplier).max(aimd.min_factor);
-    }
-
-    fn increase(&mut self, aimd: &AimdConfig) {
-        self.factor = (self.factor + aimd.increase_per_success).min(1.0);
     }
 }
 
