@@ -22,82 +22,28 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use autoenroll_core::ports::{
-    EnrollQueue, EnrollRequest, QueueError, SecretSource, SecretValue, StoreError,
-};
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use autoenroll_core::ports::{EnrollQueue, EnrollRequest, QueueError};
 
 use crate::fifo::{DEDUP_WINDOW, FifoMessage, MAX_BATCH};
-use crate::poller::{BatchOutcome, Disposition, PollError, Settlement, SqsEventSource};
+
+mod clock;
+mod poller;
+mod secrets;
+
+use clock::duration_ms;
+pub use clock::{ManualClock, QueueClock};
+pub use poller::MemoryPoller;
+pub use secrets::StaticSecrets;
 
 /// SQS's default visibility timeout.
 pub const DEFAULT_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(30);
 
 const LOCAL_REGION: &str = "us-east-1";
 const LOCAL_ACCOUNT: &str = "000000000000";
-
-/// A clock that only moves when told to (starts at the current wall-clock time).
-#[derive(Debug, Clone)]
-pub struct ManualClock(Arc<AtomicU64>);
-
-impl ManualClock {
-    pub fn new() -> Self {
-        Self(Arc::new(AtomicU64::new(system_now_ms())))
-    }
-
-    pub fn advance(&self, by: Duration) {
-        self.0.fetch_add(by.as_millis() as u64, Ordering::SeqCst);
-    }
-
-    pub fn now_ms(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-impl Default for ManualClock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// Where the queue's time comes from.
-#[derive(Debug, Clone, Default)]
-pub enum QueueClock {
-    #[default]
-    System,
-    Manual(ManualClock),
-}
-
-impl QueueClock {
-    /// Milliseconds since the Unix epoch.
-    pub fn now_ms(&self) -> u64 {
-        match self {
-            QueueClock::System => system_now_ms(),
-            QueueClock::Manual(clock) => clock.now_ms(),
-        }
-    }
-}
-
-impl From<ManualClock> for QueueClock {
-    fn from(clock: ManualClock) -> Self {
-        QueueClock::Manual(clock)
-    }
-}
-
-fn system_now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
-}
-
-fn duration_ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum MemoryQueueError {
@@ -511,187 +457,5 @@ impl EnrollQueue for MemoryFifoQueue {
             self.send(message);
         }
         Ok(())
-    }
-}
-
-/// Feeds an in-memory queue to an SQS handler as Lambda's event source mapping would.
-#[derive(Debug, Clone)]
-pub struct MemoryPoller {
-    queue: MemoryFifoQueue,
-    batch_size: usize,
-    retry_delay: Option<Duration>,
-}
-
-impl MemoryPoller {
-    pub fn new(queue: MemoryFifoQueue) -> Self {
-        Self {
-            queue,
-            batch_size: MAX_BATCH,
-            retry_delay: None,
-        }
-    }
-
-    /// Messages per event, 1..=10.
-    pub fn batch_size(mut self, size: usize) -> Self {
-        self.batch_size = size.clamp(1, MAX_BATCH);
-        self
-    }
-
-    /// Failed messages become visible after this delay instead of the rest of the visibility
-    /// timeout (which is what Lambda does).
-    pub fn retry_delay(mut self, delay: Duration) -> Self {
-        self.retry_delay = Some(delay);
-        self
-    }
-
-    pub fn queue(&self) -> &MemoryFifoQueue {
-        &self.queue
-    }
-
-    fn to_event_message(&self, message: ReceivedMessage) -> SqsMessage {
-        let mut out = SqsMessage::default();
-        out.attributes = HashMap::from([
-            (
-                "ApproximateReceiveCount".to_owned(),
-                message.receive_count.to_string(),
-            ),
-            (
-                "SentTimestamp".to_owned(),
-                message.sent_timestamp_ms.to_string(),
-            ),
-            ("SenderId".to_owned(), "AIDAAUTOENROLLLOCAL".to_owned()),
-            (
-                "ApproximateFirstReceiveTimestamp".to_owned(),
-                message.first_receive_timestamp_ms.to_string(),
-            ),
-            (
-                "SequenceNumber".to_owned(),
-                format!("{:020}", message.sequence_number),
-            ),
-            ("MessageGroupId".to_owned(), message.group_id),
-            ("MessageDeduplicationId".to_owned(), message.dedup_id),
-        ]);
-        out.message_id = Some(message.message_id);
-        out.receipt_handle = Some(message.receipt_handle);
-        out.body = Some(message.body);
-        out.event_source = Some("aws:sqs".to_owned());
-        out.event_source_arn = Some(self.queue.arn());
-        out.aws_region = Some(LOCAL_REGION.to_owned());
-        out
-    }
-}
-
-#[async_trait]
-impl SqsEventSource for MemoryPoller {
-    async fn receive(&self) -> Result<SqsEvent, PollError> {
-        let mut event = SqsEvent::default();
-        event.records = self
-            .queue
-            .receive(self.batch_size)
-            .into_iter()
-            .map(|m| self.to_event_message(m))
-            .collect();
-        Ok(event)
-    }
-
-    async fn settle(
-        &self,
-        event: &SqsEvent,
-        outcome: BatchOutcome<'_>,
-    ) -> Result<Settlement, PollError> {
-        let disposition = Disposition::of(event, outcome);
-        let mut settlement = Settlement {
-            left_for_redelivery: disposition.redeliver.len(),
-            ..Settlement::default()
-        };
-        if let Some(delay) = self.retry_delay {
-            for handle in &disposition.redeliver {
-                // An expired handle means the message is visible already: nothing to do.
-                let _ = self.queue.change_visibility(handle, delay);
-            }
-        }
-        for handle in &disposition.delete {
-            match self.queue.delete(handle) {
-                Ok(()) => settlement.deleted += 1,
-                Err(e) => {
-                    tracing::warn!(error = %e, "delete failed; the message will be delivered again");
-                    settlement.delete_failed += 1;
-                }
-            }
-        }
-        Ok(settlement)
-    }
-}
-
-/// A [`SecretSource`] with fixed values (local stack, tests). Counts reads.
-#[derive(Debug, Default)]
-pub struct StaticSecrets {
-    values: parking_lot::RwLock<HashMap<String, SecretValue>>,
-    reads: AtomicUsize,
-}
-
-impl StaticSecrets {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds (or replaces) a secret with only a current value.
-    pub fn with(self, name: impl Into<String>, current: impl Into<String>) -> Self {
-        self.set(name, current);
-        self
-    }
-
-    pub fn set(&self, name: impl Into<String>, current: impl Into<String>) {
-        self.values.write().insert(
-            name.into(),
-            SecretValue {
-                current: current.into(),
-                previous: None,
-                version: Some("v1".to_owned()),
-            },
-        );
-    }
-
-    /// Rotates: the current value becomes the previous one, `new_current` the current one.
-    pub fn rotate(&self, name: &str, new_current: impl Into<String>) {
-        let mut values = self.values.write();
-        let next = match values.get(name) {
-            Some(old) => {
-                let generation = old
-                    .version
-                    .as_deref()
-                    .and_then(|v| v.strip_prefix('v'))
-                    .and_then(|n| n.parse::<u64>().ok())
-                    .unwrap_or(1);
-                SecretValue {
-                    current: new_current.into(),
-                    previous: Some(old.current.clone()),
-                    version: Some(format!("v{}", generation + 1)),
-                }
-            }
-            None => SecretValue {
-                current: new_current.into(),
-                previous: None,
-                version: Some("v1".to_owned()),
-            },
-        };
-        values.insert(name.to_owned(), next);
-    }
-
-    /// How many times `get_secret` was called.
-    pub fn reads(&self) -> usize {
-        self.reads.load(Ordering::SeqCst)
-    }
-}
-
-#[async_trait]
-impl SecretSource for StaticSecrets {
-    async fn get_secret(&self, name: &str) -> Result<SecretValue, StoreError> {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        self.values
-            .read()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| StoreError::Other(format!("secret {name} not found")))
     }
 }
