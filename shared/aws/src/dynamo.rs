@@ -20,12 +20,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use async_trait::async_trait;
-use autoenroll_core::ports::{
-    AuditOutcome, AuditRecord, AuditSink, DeltaLinkStore, ManagedPhone, MemoryStore, PendingPhone,
-    StoreError, SubscriptionRecord, SubscriptionStore,
-};
-use autoenroll_graph::model::PhoneType;
+use autoenroll_core::ports::{AuditRecord, StoreError};
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
@@ -34,17 +29,26 @@ use aws_sdk_dynamodb::types::{
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::error::{Failure, classify};
+mod audit;
+mod item;
+mod links;
+mod phone;
+
+use audit::audit_from_item;
+
+pub(crate) use item::{
+    malformed, n, number, optional_string, s, store_error, string, string_list, strings,
+};
 
 /// How long audit records are kept.
 pub const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs(90 * 24 * 60 * 60);
 /// The TimeToLive attribute.
 pub const TTL_ATTRIBUTE: &str = "ttl";
 
-const PK: &str = "pk";
-const SK: &str = "sk";
+pub(crate) const PK: &str = "pk";
+pub(crate) const SK: &str = "sk";
 
-type Item = HashMap<String, AttributeValue>;
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
 /// The DynamoDB adapter for every store port.
 #[derive(Debug, Clone)]
@@ -70,6 +74,10 @@ impl DynamoStore {
 
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    pub(crate) fn client(&self) -> &aws_sdk_dynamodb::Client {
+        &self.client
     }
 
     /// The audit records of one user, oldest first (operators, tests).
@@ -214,71 +222,6 @@ pub async fn ensure_table(
     Ok(())
 }
 
-fn store_error<E>(
-    operation: &str,
-    err: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
-) -> StoreError
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match classify(operation, err) {
-        Failure::Retryable(text) => StoreError::Unavailable(text),
-        Failure::Permanent(text) => StoreError::Other(text),
-    }
-}
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn n(value: u64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn string_list(values: &[String]) -> AttributeValue {
-    AttributeValue::L(values.iter().cloned().map(AttributeValue::S).collect())
-}
-
-fn malformed(name: &str) -> StoreError {
-    StoreError::Other(format!("stored item has a missing or malformed `{name}`"))
-}
-
-fn string(item: &Item, name: &str) -> Result<String, StoreError> {
-    match item.get(name) {
-        Some(AttributeValue::S(value)) => Ok(value.clone()),
-        _ => Err(malformed(name)),
-    }
-}
-
-fn optional_string(item: &Item, name: &str) -> Result<Option<String>, StoreError> {
-    match item.get(name) {
-        None | Some(AttributeValue::Null(_)) => Ok(None),
-        Some(AttributeValue::S(value)) => Ok(Some(value.clone())),
-        Some(_) => Err(malformed(name)),
-    }
-}
-
-fn number(item: &Item, name: &str) -> Result<u64, StoreError> {
-    match item.get(name) {
-        Some(AttributeValue::N(value)) => value.parse().map_err(|_| malformed(name)),
-        _ => Err(malformed(name)),
-    }
-}
-
-fn strings(item: &Item, name: &str) -> Result<Vec<String>, StoreError> {
-    match item.get(name) {
-        None => Ok(Vec::new()),
-        Some(AttributeValue::L(values)) => values
-            .iter()
-            .map(|v| match v {
-                AttributeValue::S(value) => Ok(value.clone()),
-                _ => Err(malformed(name)),
-            })
-            .collect(),
-        Some(_) => Err(malformed(name)),
-    }
-}
-
 fn now_epoch_seconds() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -300,227 +243,3 @@ const DELTA_PK: &str = "DELTA";
 const SUBSCRIPTION_PK: &str = "SUBSCRIPTION";
 /// The resource the delta link and the subscription are for (one of each per table today).
 const USERS_SK: &str = "users";
-
-fn phone_type_from_str(value: &str) -> PhoneType {
-    serde_json::from_value(serde_json::Value::String(value.to_owned()))
-        .unwrap_or(PhoneType::UnknownFutureValue)
-}
-
-#[async_trait]
-impl MemoryStore for DynamoStore {
-    async fn get(&self, user_id: &str) -> Result<Option<ManagedPhone>, StoreError> {
-        let Some(item) = self.get_item(&user_pk(user_id), PHONE_SK).await? else {
-            return Ok(None);
-        };
-        Ok(Some(ManagedPhone {
-            user_id: string(&item, "userId")?,
-            number_hash: string(&item, "numberHash")?,
-            last_two: string(&item, "lastTwo")?,
-            phone_type: phone_type_from_str(&string(&item, "phoneType")?),
-            registered_at: string(&item, "registeredAt")?,
-            version: number(&item, "version")?,
-            pending: match optional_string(&item, "pendingHash")? {
-                None => None,
-                Some(number_hash) => Some(PendingPhone {
-                    number_hash,
-                    last_two: string(&item, "pendingLastTwo")?,
-                    phone_type: phone_type_from_str(&string(&item, "pendingType")?),
-                    since: string(&item, "pendingSince")?,
-                }),
-            },
-        }))
-    }
-
-    async fn put(
-        &self,
-        record: ManagedPhone,
-        expected_version: Option<u64>,
-    ) -> Result<(), StoreError> {
-        let mut request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(PK, s(user_pk(&record.user_id)))
-            .item(SK, s(PHONE_SK))
-            .item("userId", s(&record.user_id))
-            .item("numberHash", s(&record.number_hash))
-            .item("lastTwo", s(&record.last_two))
-            .item("phoneType", s(record.phone_type.as_str()))
-            .item("registeredAt", s(&record.registered_at))
-            .item("version", n(record.version));
-        // PutItem replaces the whole item: no pending entry in `record` clears a stored one.
-        if let Some(pending) = &record.pending {
-            request = request
-                .item("pendingHash", s(&pending.number_hash))
-                .item("pendingLastTwo", s(&pending.last_two))
-                .item("pendingType", s(pending.phone_type.as_str()))
-                .item("pendingSince", s(&pending.since));
-        }
-        request = match expected_version {
-            None => request
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", PK),
-            Some(version) => request
-                .condition_expression("#version = :expected")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":expected", n(version)),
-        };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                tracing::info!(user_id = %record.user_id, "managed phone changed concurrently");
-                Err(StoreError::Conflict)
-            }
-            Err(e) => Err(store_error("PutItem", &e)),
-        }
-    }
-
-    async fn delete(&self, user_id: &str) -> Result<(), StoreError> {
-        self.delete_item(&user_pk(user_id), PHONE_SK).await
-    }
-}
-
-fn audit_from_item(item: &Item) -> Result<AuditRecord, StoreError> {
-    let trigger = optional_string(item, "trigger")?
-        .map(|json| serde_json::from_str(&json).map_err(|_| malformed("trigger")))
-        .transpose()?;
-    Ok(AuditRecord {
-        user_id: string(item, "userId")?,
-        user_principal_name: optional_string(item, "upn")?,
-        at: string(item, "at")?,
-        outcome: AuditOutcome::from_name(&string(item, "outcome")?)
-            .ok_or_else(|| malformed("outcome"))?,
-        actions: strings(item, "actions")?,
-        reasons: strings(item, "reasons")?,
-        masked_number: optional_string(item, "maskedNumber")?,
-        trigger,
-    })
-}
-
-#[async_trait]
-impl AuditSink for DynamoStore {
-    async fn record(&self, record: AuditRecord) -> Result<(), StoreError> {
-        let expires_at = now_epoch_seconds() + self.audit_retention.as_secs();
-        let sort_key = format!("{}#{}", record.at, uuid::Uuid::new_v4().simple());
-        let mut request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(PK, s(format!("AUDIT#{}", record.user_id)))
-            .item(SK, s(sort_key))
-            .item("userId", s(&record.user_id))
-            .item("at", s(&record.at))
-            .item("outcome", s(record.outcome.as_str()))
-            .item("actions", string_list(&record.actions))
-            .item("reasons", string_list(&record.reasons))
-            .item(TTL_ATTRIBUTE, n(expires_at));
-        if let Some(upn) = &record.user_principal_name {
-            request = request.item("upn", s(upn));
-        }
-        if let Some(masked) = &record.masked_number {
-            request = request.item("maskedNumber", s(masked));
-        }
-        if let Some(trigger) = &record.trigger {
-            let json = serde_json::to_string(trigger)
-                .map_err(|e| StoreError::Other(format!("cannot encode trigger: {e}")))?;
-            request = request.item("trigger", s(json));
-        }
-        request
-            .send()
-            .await
-            .map_err(|e| store_error("PutItem", &e))?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl DeltaLinkStore for DynamoStore {
-    async fn get_delta_link(&self) -> Result<Option<String>, StoreError> {
-        match self.get_item(DELTA_PK, USERS_SK).await? {
-            Some(item) => Ok(Some(string(&item, "link")?)),
-            None => Ok(None),
-        }
-    }
-
-    async fn put_delta_link(&self, link: &str) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item(PK, s(DELTA_PK))
-            .item(SK, s(USERS_SK))
-            .item("link", s(link))
-            .item("updatedAt", s(rfc3339_now()))
-            .send()
-            .await
-            .map_err(|e| store_error("PutItem", &e))?;
-        Ok(())
-    }
-
-    async fn clear_delta_link(&self) -> Result<(), StoreError> {
-        self.delete_item(DELTA_PK, USERS_SK).await
-    }
-}
-
-#[async_trait]
-impl SubscriptionStore for DynamoStore {
-    async fn get_subscription(&self) -> Result<Option<SubscriptionRecord>, StoreError> {
-        let Some(item) = self.get_item(SUBSCRIPTION_PK, USERS_SK).await? else {
-            return Ok(None);
-        };
-        Ok(Some(SubscriptionRecord {
-            subscription_id: string(&item, "subscriptionId")?,
-            expiration: string(&item, "expiration")?,
-            notification_url: string(&item, "notificationUrl")?,
-            client_state_version: optional_string(&item, "clientStateVersion")?,
-        }))
-    }
-
-    /// Conditional: a write for the same subscription id that would move its expiry backwards
-    /// (a stale renewal racing a newer one) loses with `StoreError::Conflict`. A different
-    /// subscription id (re-created) always replaces the record.
-    async fn put_subscription(&self, record: SubscriptionRecord) -> Result<(), StoreError> {
-        let expires_at = OffsetDateTime::parse(&record.expiration, &Rfc3339)
-            .map_err(|_| {
-                StoreError::Other(format!(
-                    "subscription expiration {:?} is not RFC 3339",
-                    record.expiration
-                ))
-            })?
-            .unix_timestamp();
-        let mut request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(PK, s(SUBSCRIPTION_PK))
-            .item(SK, s(USERS_SK))
-            .item("subscriptionId", s(&record.subscription_id))
-            .item("expiration", s(&record.expiration))
-            .item("expiresAt", AttributeValue::N(expires_at.to_string()))
-            .item("notificationUrl", s(&record.notification_url))
-            .item("updatedAt", s(rfc3339_now()))
-            .condition_expression(
-                "attribute_not_exists(#pk) OR #id <> :id OR #expiresAt <= :expiresAt",
-            )
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#id", "subscriptionId")
-            .expression_attribute_names("#expiresAt", "expiresAt")
-            .expression_attribute_values(":id", s(&record.subscription_id))
-            .expression_attribute_values(":expiresAt", AttributeValue::N(expires_at.to_string()));
-        if let Some(version) = &record.client_state_version {
-            request = request.item("clientStateVersion", s(version));
-        }
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::Conflict)
-            }
-            Err(e) => Err(store_error("PutItem", &e)),
-        }
-    }
-}
