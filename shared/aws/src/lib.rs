@@ -16,6 +16,7 @@
 //! - [`runtime`]: a function's start-up: configuration from the environment, AWS and Graph
 //!   clients, JSON logs.
 
+pub mod bootstrap;
 pub mod config;
 pub mod delivery;
 pub mod dynamo;

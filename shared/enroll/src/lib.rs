@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod bootstrap;
 pub mod coverage;
 pub mod delivery;
 pub mod engine;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use parking_lot::Mutex;
 
+use crate::bootstrap::{BootstrapStore, CloseReason, ClosedBootstrap, OpenBootstrap, select_due};
 use crate::ports::{
     AuditRecord, AuditSink, DeltaLinkStore, ManagedPhone, MemoryStore, StoreError,
     SubscriptionRecord, SubscriptionStore,
@@ -181,6 +182,132 @@ impl SubscriptionStore for InMemorySubscriptionStore {
         self.outage.check("subscription store")?;
         *self.record.lock() = Some(record);
         Ok(())
+    }
+}
+
+/// Open and closed bootstraps, keyed by (tenant, user). Clones share state.
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryBootstrapStore {
+    state: Arc<Mutex<BootstrapState>>,
+    outage: Outage,
+}
+
+#[derive(Debug, Default)]
+struct BootstrapState {
+    open: HashMap<(String, String), OpenBootstrap>,
+    closed: HashMap<(String, String), ClosedBootstrap>,
+}
+
+fn bootstrap_key(tenant_id: &str, user_id: &str) -> (String, String) {
+    (tenant_id.to_owned(), user_id.to_owned())
+}
+
+impl InMemoryBootstrapStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every open bootstrap, for assertions and the local summary.
+    pub fn open(&self) -> Vec<OpenBootstrap> {
+        let mut open: Vec<_> = self.state.lock().open.values().cloned().collect();
+        open.sort_by(|a, b| (&a.tenant_id, &a.user_id).cmp(&(&b.tenant_id, &b.user_id)));
+        open
+    }
+
+    /// Every closed bootstrap, for assertions and the local summary.
+    pub fn closed(&self) -> Vec<ClosedBootstrap> {
+        let mut closed: Vec<_> = self.state.lock().closed.values().cloned().collect();
+        closed.sort_by(|a, b| (&a.tenant_id, &a.user_id).cmp(&(&b.tenant_id, &b.user_id)));
+        closed
+    }
+
+    pub fn set_unavailable(&self, down: bool) {
+        self.outage.set(down);
+    }
+}
+
+#[async_trait]
+impl BootstrapStore for InMemoryBootstrapStore {
+    async fn get(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+    ) -> Result<Option<OpenBootstrap>, StoreError> {
+        self.outage.check("bootstrap store")?;
+        Ok(self
+            .state
+            .lock()
+            .open
+            .get(&bootstrap_key(tenant_id, user_id))
+            .cloned())
+    }
+
+    async fn put(&self, record: &OpenBootstrap, replaces: Option<&str>) -> Result<(), StoreError> {
+        self.outage.check("bootstrap store")?;
+        let mut state = self.state.lock();
+        let key = bootstrap_key(&record.tenant_id, &record.user_id);
+        let current = state.open.get(&key).map(|b| b.tap_method_id.as_str());
+        if current != replaces {
+            return Err(StoreError::Conflict);
+        }
+        state.open.insert(key, record.clone());
+        Ok(())
+    }
+
+    async fn close(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        reason: CloseReason,
+        at: time::OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.outage.check("bootstrap store")?;
+        let mut state = self.state.lock();
+        let key = bootstrap_key(tenant_id, user_id);
+        let issue_count = state.open.remove(&key).map_or(0, |b| b.issue_count);
+        state.closed.insert(
+            key,
+            ClosedBootstrap {
+                tenant_id: tenant_id.to_owned(),
+                user_id: user_id.to_owned(),
+                reason,
+                closed_at: at,
+                issue_count,
+            },
+        );
+        Ok(())
+    }
+
+    async fn last_closed(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+    ) -> Result<Option<ClosedBootstrap>, StoreError> {
+        self.outage.check("bootstrap store")?;
+        Ok(self
+            .state
+            .lock()
+            .closed
+            .get(&bootstrap_key(tenant_id, user_id))
+            .cloned())
+    }
+
+    async fn due(
+        &self,
+        tenant_id: &str,
+        now: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<OpenBootstrap>, StoreError> {
+        self.outage.check("bootstrap store")?;
+        let open: Vec<_> = self
+            .state
+            .lock()
+            .open
+            .values()
+            .filter(|b| b.tenant_id == tenant_id)
+            .cloned()
+            .collect();
+        Ok(select_due(open, now, limit))
     }
 }
 

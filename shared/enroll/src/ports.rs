@@ -20,6 +20,11 @@ pub enum Trigger {
     Reconcile,
     /// Operator backfill (`autoenroll apply`).
     Backfill,
+    /// An open bootstrap re-checked by the reconcile schedule (`bootstrap::BootstrapStore::due`):
+    /// registering a method raises no change notification, so nothing else would look again.
+    /// `tap_method_id` names the pass that was open when the check was queued (the plan reads
+    /// the store again; a different open pass means this request is stale).
+    FollowUp { tap_method_id: String },
 }
 
 /// One unit of work on the queue: "look at this user again". It carries no user data: the
