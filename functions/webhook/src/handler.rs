@@ -38,8 +38,8 @@ use autoenroll_core::notification::{ChangeNotification, Notification};
 use autoenroll_core::ports::{
     EnrollQueue, EnrollRequest, QueueError, SecretSource, SecretValue, Trigger,
 };
-use lambda_http::http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::Method;
+use lambda_http::http::header::CONTENT_TYPE;
 use lambda_http::{Body, Request, Response};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -49,6 +49,10 @@ use time::format_description::well_known::Rfc3339;
 use crate::parse::parse;
 use crate::rejection::{Reason, Tally};
 use crate::validation::{self, TokenCheck};
+
+mod reply;
+
+pub use reply::Reply;
 
 /// Largest body accepted (Graph batches notifications; 1,000 items of ~600 bytes fit).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -60,72 +64,6 @@ pub struct WebhookConfig {
     pub tenant_id: String,
     /// Name or ARN of the clientState secret.
     pub client_state_secret: String,
-}
-
-/// The answer to one request, before it becomes an HTTP response; with what happened, for
-/// tests and benchmarks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    pub status: u16,
-    /// `Some` for the validation echo and error texts.
-    pub body: Option<String>,
-    pub rejected: Tally,
-    /// Requests handed to the queue.
-    pub enqueued: usize,
-    /// Lifecycle messages handed to the lifecycle queue.
-    pub lifecycle: usize,
-}
-
-impl Reply {
-    fn status(status: u16) -> Self {
-        Self {
-            status,
-            body: None,
-            rejected: Tally::default(),
-            enqueued: 0,
-            lifecycle: 0,
-        }
-    }
-
-    fn text(status: u16, text: impl Into<String>) -> Self {
-        Self {
-            body: Some(text.into()),
-            ..Self::status(status)
-        }
-    }
-
-    fn refused(status: u16, reason: Reason, text: &str) -> Self {
-        Self {
-            rejected: Tally::one(reason),
-            ..Self::text(status, text)
-        }
-    }
-
-    /// The HTTP response. Every text body is `text/plain` with `nosniff`: nothing we answer is
-    /// ever rendered as HTML, least of all the echoed validation token.
-    pub fn into_response(self) -> Response<Body> {
-        let body = match self.body {
-            Some(text) => Body::Text(text),
-            None => Body::Empty,
-        };
-        let mut response = Response::new(body);
-        *response.status_mut() =
-            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let headers = response.headers_mut();
-        headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        headers.insert(
-            "x-content-type-options",
-            HeaderValue::from_static("nosniff"),
-        );
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if self.status == 405 {
-            headers.insert(ALLOW, HeaderValue::from_static("POST"));
-        }
-        response
-    }
 }
 
 /// The handler, generic over its ports.
