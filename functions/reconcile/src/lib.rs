@@ -17,8 +17,10 @@ use autoenroll_core::ports::{DeltaLinkStore, EnrollQueue};
 use autoenroll_graph::{GraphClient, GraphError};
 use aws_config::SdkConfig;
 
+pub mod follow_up;
 mod sweep;
 
+pub use follow_up::{FollowUp, FollowUpError, FollowUpReport};
 pub use sweep::{Reconciler, SweepError, SweepFailure, SweepReport, dedup_key};
 
 /// The variables this function reads itself, besides the policy's.
@@ -58,11 +60,41 @@ pub const PAGE_GRACE: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct ReconcileFunction<L, Q> {
     reconciler: Reconciler<L, Q>,
+    follow_up: Option<FollowUp>,
 }
 
 impl<L: DeltaLinkStore, Q: EnrollQueue> ReconcileFunction<L, Q> {
     pub fn new(reconciler: Reconciler<L, Q>) -> Self {
-        Self { reconciler }
+        Self {
+            reconciler,
+            follow_up: None,
+        }
+    }
+
+    /// Also re-check open bootstraps on every run ([`follow_up`]).
+    pub fn with_follow_up(mut self, follow_up: FollowUp) -> Self {
+        self.follow_up = Some(follow_up);
+        self
+    }
+
+    /// The bootstrap follow-up of one scheduled run, on the wall clock. A transient failure is
+    /// logged and the run carries on (the next one a minute later retries); anything else
+    /// fails the invocation.
+    pub async fn follow_up(&self) -> Result<Option<FollowUpReport>, FollowUpError> {
+        let Some(follow_up) = &self.follow_up else {
+            return Ok(None);
+        };
+        match follow_up.run(time::OffsetDateTime::now_utc()).await {
+            Ok(report) => Ok(Some(report)),
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %e, "bootstrap follow-up interrupted; the next run retries");
+                Ok(None)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "bootstrap follow-up failed");
+                Err(e)
+            }
+        }
     }
 
     pub fn reconciler(&self) -> &Reconciler<L, Q> {
@@ -152,11 +184,17 @@ pub async fn from_env(
         autoenroll_aws::config::sqs_client(aws),
         env.required(runtime::QUEUE_URL)?,
     );
+    let follow_up = FollowUp::new(
+        Arc::new(links.clone()),
+        Arc::new(queue.clone()),
+        settings.tenant_id.clone(),
+    );
     Ok(ReconcileFunction::new(Reconciler::new(
         graph,
         Arc::new(policy),
         settings.tenant_id,
         links,
         queue,
-    )))
+    ))
+    .with_follow_up(follow_up))
 }

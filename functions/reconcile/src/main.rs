@@ -1,5 +1,6 @@
 //! Lambda entry point (EventBridge Scheduler, every minute; any payload): build the function
-//! from the environment, then sweep until shortly before each invocation's deadline.
+//! from the environment, then re-check open bootstraps and sweep until shortly before each
+//! invocation's deadline.
 
 use autoenroll_aws::runtime::{self, Env};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -12,11 +13,15 @@ async fn main() -> Result<(), Error> {
     let function = &function;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
+            // The follow-up first: one query and a few messages, so the sweep keeps its budget.
+            let follow_up = function.follow_up().await;
             let report = function.handle(event.context.deadline()).await?;
+            let follow_up = follow_up?;
             Ok::<_, Error>(serde_json::json!({
                 "pages": report.pages,
                 "enqueued": report.enqueued,
                 "roundFinished": report.round_finished,
+                "followUps": follow_up.map_or(0, |r| r.enqueued),
             }))
         },
     ))
