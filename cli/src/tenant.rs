@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use autoenroll_core::ids;
-use autoenroll_graph::{Credential, FileAssertion, GraphClient, GraphConfig, Secret};
+use autoenroll_graph::{Credential, FileAssertion, GraphClient, GraphConfig, QuotaShare, Secret};
 use clap::Args;
 use graph_sim::{Seed, Sim, SimOptions};
 
@@ -39,7 +39,16 @@ pub struct TenantFlags {
     /// Graph requests in flight at once (the pacer keeps the total under Graph's quota).
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub concurrency: usize,
+    /// Real tenant only: the fraction of the app registration's Graph quota (per app + tenant)
+    /// this run may use, in (0, 1]. The default is what the deployed functions leave free
+    /// (the template gives them 0.7 + 0.1 + 0.05); raise it when they are not deployed.
+    #[arg(long, value_name = "FRACTION", default_value_t = DEFAULT_CLI_QUOTA_SHARE)]
+    pub graph_quota_share: QuotaShare,
 }
+
+/// The CLI's default share of a real tenant's Graph quota: what the template's function shares
+/// (enroll 0.7, reconcile 0.1, subscriptions 0.05) leave.
+pub const DEFAULT_CLI_QUOTA_SHARE: QuotaShare = QuotaShare::percent(15);
 
 /// A connection to a tenant. Call [`Connected::close`] when done (it stops a simulator).
 pub struct Connected {
@@ -121,6 +130,7 @@ impl TenantFlags {
         };
         let config = GraphConfig::new(&tenant_id, &client_id, credential)
             .with_max_concurrency(self.concurrency.max(1))
+            .with_quota_share(self.graph_quota_share)
             // Local/test-only overrides (ARCHITECTURE.md): a simulator standing in for Graph.
             .with_local_overrides_from_env()?;
         let description =

@@ -32,6 +32,7 @@ const OWN_ENV_VARS: &[&str] = &[
     "AUTOENROLL_CLIENT_SECRET_ARN",
     "AUTOENROLL_TABLE_NAME",
     "AUTOENROLL_GRAPH_MAX_CONCURRENCY",
+    "AUTOENROLL_GRAPH_QUOTA_SHARE",
 ];
 
 /// Every environment variable this function reads, including the policy's

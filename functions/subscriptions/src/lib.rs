@@ -44,6 +44,7 @@ pub const ENV_VARS: &[&str] = &[
     "AUTOENROLL_CLIENT_STATE_SECRET_ARN",
     "AUTOENROLL_TABLE_NAME",
     "AUTOENROLL_NOTIFICATION_URL",
+    "AUTOENROLL_GRAPH_QUOTA_SHARE",
 ];
 
 /// Longest lifetime of a subscription on users: 41,760 minutes (under 29 days)

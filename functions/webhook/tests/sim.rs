@@ -56,6 +56,7 @@ impl Stack {
             graph_base_url: Some(sim.base_url()),
             authority_host: Some(sim.authority_host()),
             extra_ca_pem: Some(sim.ca_cert_pem()),
+            quota_share: None,
         };
         let aws = aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())

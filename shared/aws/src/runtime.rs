@@ -31,7 +31,7 @@ use autoenroll_core::ids;
 use autoenroll_core::ports::{SecretSource, StoreError};
 use autoenroll_graph::{
     AssertionError, ClientAssertionProvider, Credential, GraphClient, GraphConfig, GraphError,
-    Secret,
+    QuotaShare, Secret,
 };
 use aws_config::SdkConfig;
 
@@ -56,6 +56,9 @@ pub const TABLE_NAME: &str = "AUTOENROLL_TABLE_NAME";
 pub const NOTIFICATION_URL: &str = "AUTOENROLL_NOTIFICATION_URL";
 /// The enroll event source's `MaximumConcurrency`.
 pub const GRAPH_MAX_CONCURRENCY: &str = "AUTOENROLL_GRAPH_MAX_CONCURRENCY";
+/// The fraction of the app + tenant Graph quota a function may use, in (0, 1]; every function
+/// that calls Graph. Unset: the whole quota.
+pub const GRAPH_QUOTA_SHARE: &str = "AUTOENROLL_GRAPH_QUOTA_SHARE";
 
 /// Local/test-only: Graph root instead of `https://graph.microsoft.com` (the simulator).
 pub const GRAPH_BASE_URL: &str = "AUTOENROLL_GRAPH_BASE_URL";
@@ -188,6 +191,8 @@ pub struct GraphSettings {
     pub authority_host: Option<String>,
     /// PEM text or a path to a PEM file.
     pub extra_ca_pem: Option<String>,
+    /// [`GRAPH_QUOTA_SHARE`]; `None`: the whole quota.
+    pub quota_share: Option<QuotaShare>,
 }
 
 impl GraphSettings {
@@ -199,6 +204,7 @@ impl GraphSettings {
             graph_base_url: env.optional(GRAPH_BASE_URL),
             authority_host: env.optional(AUTHORITY_HOST),
             extra_ca_pem: env.optional(EXTRA_CA_PEM),
+            quota_share: env.parsed(GRAPH_QUOTA_SHARE)?,
         })
     }
 
@@ -227,6 +233,9 @@ impl GraphSettings {
         }
         if let Some(pem) = &self.extra_ca_pem {
             config = config.with_extra_root_ca_pem(read_pem(pem)?);
+        }
+        if let Some(share) = self.quota_share {
+            config = config.with_quota_share(share);
         }
         Ok(config)
     }
@@ -372,6 +381,29 @@ mod tests {
         assert_eq!(config.graph_base_url, "https://127.0.0.1:9");
         assert_eq!(config.authority_host, "https://127.0.0.1:9/");
         assert_eq!(config.tenant_id, TENANT.to_ascii_lowercase());
+    }
+
+    #[tokio::test]
+    async fn the_quota_share_reaches_the_pacing_and_a_bad_one_is_named() {
+        let secrets = StaticSecrets::new().with("arn:secret", "s");
+        let pairs = |share: &'static str| {
+            Env::from_pairs([
+                (TENANT_ID, TENANT),
+                (CLIENT_ID, CLIENT),
+                (CLIENT_SECRET_ARN, "arn:secret"),
+                (GRAPH_QUOTA_SHARE, share),
+            ])
+        };
+        let settings = GraphSettings::from_env(&pairs("0.25")).unwrap();
+        let config = settings.graph_config(&secrets, &aws()).await.unwrap();
+        assert_eq!(config.pacing.quota_share.get(), 0.25);
+        let whole = GraphSettings::from_env(&pairs(" ")).unwrap();
+        let config = whole.graph_config(&secrets, &aws()).await.unwrap();
+        assert_eq!(config.pacing.quota_share, QuotaShare::WHOLE);
+        let err = GraphSettings::from_env(&pairs("2"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(GRAPH_QUOTA_SHARE), "{err}");
     }
 
     #[tokio::test]

@@ -153,6 +153,13 @@ impl GraphConfig {
         self
     }
 
+    /// This consumer takes `share` of the app + tenant quota (before dividing it between
+    /// instances).
+    pub fn with_quota_share(mut self, share: crate::QuotaShare) -> Self {
+        self.pacing.quota_share = share;
+        self
+    }
+
     pub fn with_retry(mut self, retry: RetryConfig) -> Self {
         self.retry = retry;
         self

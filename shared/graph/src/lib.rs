@@ -44,7 +44,7 @@ pub use config::{
     StaticAssertion,
 };
 pub use error::{GraphError, GraphErrorKind, OAuthError, TokenFailure};
-pub use pacer::{AimdConfig, BudgetClass, Pacer, PacingConfig};
+pub use pacer::{AimdConfig, BudgetClass, InvalidQuotaShare, Pacer, PacingConfig, QuotaShare};
 pub use resources::groups::{AddMembersError, MAX_MEMBERS_PER_REQUEST, MembershipChange};
 pub use resources::reports::RegistrationFilter;
 pub use resources::users::{DeltaStart, UserQuery};

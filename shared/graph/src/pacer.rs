@@ -23,7 +23,7 @@ use tokio::time::Instant;
 mod config;
 mod lane;
 
-pub use config::{AimdConfig, PacingConfig};
+pub use config::{AimdConfig, InvalidQuotaShare, PacingConfig, QuotaShare};
 use lane::Lane;
 
 /// Which of Graph's budgets a request draws on.
@@ -205,6 +205,28 @@ mod tests {
             ..PacingConfig::default()
         };
         assert_eq!(zero.share(BudgetClass::Write), 3_000.0);
+    }
+
+    #[test]
+    fn a_consumer_takes_its_quota_share_before_dividing_it_between_instances() {
+        let config = PacingConfig {
+            instance_share_divisor: 5,
+            quota_share: "0.5".parse().unwrap(),
+            headroom: 1.0,
+            ..PacingConfig::default()
+        };
+        assert_eq!(config.share(BudgetClass::Write), 300.0);
+        assert_eq!(config.share(BudgetClass::Read), 350.0);
+    }
+
+    #[test]
+    fn quota_shares_outside_zero_to_one_are_refused_with_a_clear_error() {
+        for bad in ["0", "-0.1", "1.5", "NaN", "inf", "half", ""] {
+            let err = bad.parse::<QuotaShare>().unwrap_err();
+            assert!(err.to_string().contains("(0, 1]"), "{bad}: {err}");
+        }
+        assert_eq!("1".parse::<QuotaShare>().unwrap(), QuotaShare::WHOLE);
+        assert_eq!(" 0.25 ".parse::<QuotaShare>().unwrap().get(), 0.25);
     }
 
     #[test]

@@ -128,6 +128,7 @@ impl Setup {
             graph_base_url: Some(sim.base_url()),
             authority_host: Some(sim.authority_host()),
             extra_ca_pem: Some(sim.ca_cert_pem()),
+            quota_share: None,
         }
         .build(
             &*secrets,
