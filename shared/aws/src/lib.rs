@@ -13,10 +13,13 @@
 //! - [`lifecycle`]: the subscription-lifecycle queue (SQS and in-memory), webhook → subscriptions.
 //! - [`ses`], [`sns`]: delivering a Temporary Access Pass (SES v2 e-mail, SNS SMS);
 //!   [`outbox`] their in-memory twin; [`delivery`] what they share, [`delivery::deliveries_for`].
+//! - [`bootstrap`]: the open-bootstrap store in the DynamoDB table; [`bootstrap_notify`] the
+//!   helpdesk's SNS topic when a new user's passes all expired.
 //! - [`runtime`]: a function's start-up: configuration from the environment, AWS and Graph
 //!   clients, JSON logs.
 
 pub mod bootstrap;
+pub mod bootstrap_notify;
 pub mod config;
 pub mod delivery;
 pub mod dynamo;

@@ -234,3 +234,75 @@ async fn a_malformed_item_is_a_store_error_not_a_panic() {
         Err(StoreError::Other(_))
     ));
 }
+
+#[tokio::test]
+async fn the_helpdesk_topic_gets_the_notice_and_a_missing_topic_is_refused() {
+    use autoenroll_aws::bootstrap_notify::SnsHelpdesk;
+    use autoenroll_core::bootstrap::{ExpiredBootstrapNotice, HelpdeskNotifier, NotifyError};
+
+    let aws = moto_config().await;
+    let sns = aws_sdk_sns::Client::new(&aws);
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let topic = sns
+        .create_topic()
+        .name(unique("helpdesk"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_owned();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(unique("helpdesk-inbox"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .unwrap();
+
+    let mut b = open("t1", "u1", "tap-1", now());
+    b.issue_count = 2;
+    let notice = ExpiredBootstrapNotice::for_bootstrap(&b, Some("new.hire@contoso.com"));
+    assert!(SnsHelpdesk::from_topic(sns.clone(), Some("  ")).is_none());
+    let helpdesk = SnsHelpdesk::from_topic(sns.clone(), Some(&topic)).unwrap();
+    helpdesk.bootstrap_expired(&notice).await.unwrap();
+
+    let received = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .wait_time_seconds(2)
+        .send()
+        .await
+        .unwrap();
+    let envelope: serde_json::Value =
+        serde_json::from_str(received.messages()[0].body().unwrap()).unwrap();
+    assert_eq!(envelope["Subject"], notice.subject());
+    assert_eq!(envelope["Message"], notice.body());
+    assert!(!envelope.to_string().contains("tap-1"));
+
+    let missing = SnsHelpdesk::new(
+        sns,
+        topic.replace(topic.rsplit(':').next().unwrap(), "no-such-topic"),
+    );
+    let err = missing.bootstrap_expired(&notice).await.unwrap_err();
+    assert!(matches!(err, NotifyError::Refused(_)), "{err}");
+}

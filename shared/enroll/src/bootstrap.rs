@@ -208,6 +208,135 @@ pub fn select_due(
     due
 }
 
+/// Where the enroll function tells the helpdesk about expired bootstraps (an SNS topic ARN;
+/// empty or unset: nobody is told, the `bootstrapExpired` skip is still reported).
+pub const ENV_HELPDESK_TOPIC_ARN: &str = "AUTOENROLL_HELPDESK_TOPIC_ARN";
+
+/// What the helpdesk is told when every pass of a new user expired unused: who, how many
+/// passes, until when the last one was valid, how they went. Nothing that opens the account:
+/// no pass, no phone number, no manager address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpiredBootstrapNotice {
+    pub tenant_id: String,
+    pub user_id: String,
+    pub user_principal_name: Option<String>,
+    pub passes_issued: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_valid_until: OffsetDateTime,
+    #[serde(with = "channel_name")]
+    pub channel: Channel,
+}
+
+impl ExpiredBootstrapNotice {
+    /// The notice for `bootstrap`, the last open one.
+    pub fn for_bootstrap(bootstrap: &OpenBootstrap, user_principal_name: Option<&str>) -> Self {
+        Self {
+            tenant_id: bootstrap.tenant_id.clone(),
+            user_id: bootstrap.user_id.clone(),
+            user_principal_name: user_principal_name.map(str::to_owned),
+            passes_issued: bootstrap.issue_count,
+            last_valid_until: bootstrap.valid_until,
+            channel: bootstrap.channel,
+        }
+    }
+
+    /// One line, ASCII, at most 100 characters (SNS `Subject`, also an e-mail subject).
+    pub fn subject(&self) -> String {
+        let who = self
+            .user_principal_name
+            .as_deref()
+            .unwrap_or(self.user_id.as_str());
+        let subject = format!("autoenroll: onboarding pass expired unused for {who}");
+        let mut ascii: String = subject
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() || c == ' ' {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .collect();
+        ascii.truncate(100);
+        ascii
+    }
+
+    /// The message text: what happened and what the helpdesk can do.
+    pub fn body(&self) -> String {
+        let until = self
+            .last_valid_until
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        format!(
+            "No lasting sign-in method was registered for a new user, and every Temporary \
+             Access Pass autoenroll issued expired unused.\n\n\
+             User: {upn}\nObject id: {user}\nTenant: {tenant}\nPasses issued: {count} \
+             (sent by {channel})\nLast pass valid until: {until}\n\n\
+             autoenroll issues no further pass for this user. Please contact the user (or their \
+             manager), confirm their identity and help them register a passkey or the \
+             Microsoft Authenticator app, for example with a Temporary Access Pass issued in \
+             the Entra admin center.",
+            upn = self.user_principal_name.as_deref().unwrap_or("(unknown)"),
+            user = self.user_id,
+            tenant = self.tenant_id,
+            count = self.passes_issued,
+            channel = self.channel,
+        )
+    }
+}
+
+/// A helpdesk notification that did not go out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotifyError {
+    /// Throttling, a 5xx, the network: a later attempt can succeed.
+    #[error("helpdesk notification failed, a retry can help: {0}")]
+    Unavailable(String),
+    /// Permissions, a missing topic, a refused message: an operator must act.
+    #[error("helpdesk notification refused: {0}")]
+    Refused(String),
+}
+
+impl NotifyError {
+    pub fn disposition(&self) -> crate::failure::Disposition {
+        match self {
+            NotifyError::Unavailable(_) => crate::failure::Disposition::Retry,
+            NotifyError::Refused(_) => crate::failure::Disposition::Systemic,
+        }
+    }
+}
+
+/// Tells the helpdesk (an SNS topic in AWS: `autoenroll_aws::bootstrap_notify`; in memory:
+/// [`InMemoryHelpdesk`]).
+#[async_trait]
+pub trait HelpdeskNotifier: Send + Sync {
+    async fn bootstrap_expired(&self, notice: &ExpiredBootstrapNotice) -> Result<(), NotifyError>;
+}
+
+/// Keeps the notices, for tests and the local stack. Clones share state.
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryHelpdesk {
+    notices: std::sync::Arc<parking_lot::Mutex<Vec<ExpiredBootstrapNotice>>>,
+}
+
+impl InMemoryHelpdesk {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn notices(&self) -> Vec<ExpiredBootstrapNotice> {
+        self.notices.lock().clone()
+    }
+}
+
+#[async_trait]
+impl HelpdeskNotifier for InMemoryHelpdesk {
+    async fn bootstrap_expired(&self, notice: &ExpiredBootstrapNotice) -> Result<(), NotifyError> {
+        self.notices.lock().push(notice.clone());
+        Ok(())
+    }
+}
+
 /// `Channel` as its policy name (`manager-email`, `mobile-sms`).
 mod channel_name {
     use super::Channel;

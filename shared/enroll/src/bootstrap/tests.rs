@@ -165,3 +165,43 @@ async fn due_is_per_tenant_and_the_store_can_be_down() {
         Err(StoreError::Unavailable(_))
     ));
 }
+
+#[tokio::test]
+async fn the_helpdesk_notice_names_the_user_and_nothing_that_opens_the_account() {
+    let mut b = open("u1", "tap-secret-id", T0, true);
+    b.issue_count = 3;
+    b.channel = Channel::MobileSms;
+    let notice = ExpiredBootstrapNotice::for_bootstrap(&b, Some("new.hire@contoso.com"));
+    let subject = notice.subject();
+    assert!(subject.contains("new.hire@contoso.com"));
+    assert!(subject.len() <= 100 && subject.is_ascii() && !subject.contains('\n'));
+    let body = notice.body();
+    for expected in [
+        "new.hire@contoso.com",
+        "Object id: u1",
+        "Passes issued: 3 (sent by mobile-sms)",
+        "2027-03-01T16:00:00Z",
+    ] {
+        assert!(body.contains(expected), "{expected} missing from {body}");
+    }
+    assert!(!body.contains("tap-secret-id") && !subject.contains("tap-secret-id"));
+    // No UPN: the object id; a long or non-ASCII name stays a valid SNS subject.
+    let mut anonymous = notice.clone();
+    anonymous.user_principal_name = None;
+    assert!(anonymous.subject().ends_with(" u1"));
+    anonymous.user_principal_name = Some(format!("{}ë@contoso.com", "x".repeat(120)));
+    let subject = anonymous.subject();
+    assert!(subject.len() == 100 && subject.is_ascii());
+
+    let helpdesk = InMemoryHelpdesk::new();
+    helpdesk.bootstrap_expired(&notice).await.unwrap();
+    assert_eq!(helpdesk.notices(), vec![notice]);
+    assert_eq!(
+        NotifyError::Refused("AuthorizationError".into()).disposition(),
+        crate::failure::Disposition::Systemic
+    );
+    assert_eq!(
+        NotifyError::Unavailable("Throttled".into()).disposition(),
+        crate::failure::Disposition::Retry
+    );
+}
