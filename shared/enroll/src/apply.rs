@@ -22,25 +22,21 @@
 //! Failures are typed ([`Cause`]); their text is status + Graph error code, never Graph's
 //! message, which may echo the number.
 
-use std::time::Duration;
-
 use autoenroll_graph::model::{PerUserMfaState, PhoneType};
 use autoenroll_graph::{GraphClient, GraphError, GraphErrorKind};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::audit;
 use crate::failure::{Cause, Failure};
+use crate::group_batch::{GroupAddError, GroupBatcher, Participant};
 use crate::outcome::Outcome;
 use crate::phone::{self, GraphNumber};
 use crate::plan::{Action, Plan, UserView};
 use crate::policy::Policy;
-use crate::ports::{AuditSink, ManagedPhone, MemoryStore, PendingPhone, StoreError, Trigger};
+use crate::ports::{AuditSink, ManagedPhone, MemoryStore, StoreError, Trigger};
 
-/// Attempts at the memory write after a phone write (the phone is already there; losing the
-/// memory would make it look self-registered forever, so a short outage is waited out).
-const MEMORY_WRITE_ATTEMPTS: u32 = 3;
-const MEMORY_WRITE_BACKOFF: Duration = Duration::from_millis(100);
+mod memory;
+use memory::{intend, release, remember, settle_pending};
 
 /// Perform `plan` for the user in `view`, record the memory and one audit record, and say how it
 /// went. `policy` is checked once more for exclusion: a break-glass account is never written
@@ -54,9 +50,33 @@ pub async fn apply(
     audit_sink: &dyn AuditSink,
     trigger: Option<&Trigger>,
 ) -> Outcome {
+    let writer = Writer { graph, group: None };
+    apply_with(writer, policy, view, plan, memory, audit_sink, trigger).await
+}
+
+/// Where apply's writes go: Graph, and the group batch a group add joins (none: the add is a
+/// write of its own).
+pub(crate) struct Writer<'a> {
+    pub graph: &'a GraphClient,
+    pub group: Option<(GroupBatcher, Participant)>,
+}
+
+/// [`apply`] with its group add in `writer`'s batch.
+pub(crate) async fn apply_with(
+    mut writer: Writer<'_>,
+    policy: &Policy,
+    view: &UserView,
+    plan: &Plan,
+    memory: &dyn MemoryStore,
+    audit_sink: &dyn AuditSink,
+    trigger: Option<&Trigger>,
+) -> Outcome {
     // Our memory record as it stands; every memory write moves it on a version.
     let mut managed = view.managed.clone();
-    let (outcome, to_confirm) = perform(graph, policy, view, plan, memory, &mut managed).await;
+    let (outcome, to_confirm) =
+        perform(&mut writer, policy, view, plan, memory, &mut managed).await;
+    // Out of the group batch before the audit record: the batch need not wait for it.
+    drop(writer);
     let record = audit::record(
         &view.user.id,
         view.user.user_principal_name.as_deref(),
@@ -102,7 +122,7 @@ type ToConfirm = Option<(PhoneType, GraphNumber)>;
 /// Performs the plan's actions in order; returns the outcome and the phone write still to be
 /// confirmed (the caller confirms it alongside the audit record).
 async fn perform(
-    graph: &GraphClient,
+    writer: &mut Writer<'_>,
     policy: &Policy,
     view: &UserView,
     plan: &Plan,
@@ -152,7 +172,7 @@ async fn perform(
             tracing::warn!(user_id, error = %e, "phone write not started: memory not stored");
             return (fail(Cause::from(&e), Some(action.clone()), completed), None);
         }
-        let step = perform_action(graph, view, action).await;
+        let step = perform_action(writer, view, action).await;
         match step {
             Ok(Written::Ours(phone_type, number)) => {
                 completed.push(action.clone());
@@ -181,6 +201,10 @@ async fn perform(
                 if phone_write.is_some() && not_sent {
                     release(memory, view, managed).await;
                 }
+                return (fail(cause, Some(action.clone()), completed), to_confirm);
+            }
+            Err(StepError::Failed(cause)) => {
+                tracing::warn!(user_id, action = %action.label(), error = %cause, "Graph write failed");
                 return (fail(cause, Some(action.clone()), completed), to_confirm);
             }
             Err(StepError::Changed(why)) => {
@@ -250,6 +274,8 @@ enum Written {
 
 enum StepError {
     Graph(GraphError),
+    /// A failure that is not one Graph answer (a batched group add's).
+    Failed(Cause),
     /// The user's phones are no longer what the plan saw.
     Changed(&'static str),
 }
@@ -261,10 +287,11 @@ impl From<GraphError> for StepError {
 }
 
 async fn perform_action(
-    graph: &GraphClient,
+    writer: &mut Writer<'_>,
     view: &UserView,
     action: &Action,
 ) -> Result<Written, StepError> {
+    let graph = writer.graph;
     let user_id = view.user.id.as_str();
     match action {
         Action::AddMobile { number } => add_phone(graph, user_id, PhoneType::Mobile, number).await,
@@ -327,8 +354,20 @@ async fn perform_action(
         }
         Action::AddToGroup { group_id } => {
             // Added or already a member: both mean the user is in the group now.
-            graph.groups(group_id).add_member(user_id).await?;
-            Ok(Written::Done)
+            let Some((batcher, participant)) = writer.group.take() else {
+                graph.groups(group_id).add_member(user_id).await?;
+                return Ok(Written::Done);
+            };
+            match batcher.add(participant, graph, group_id, user_id).await {
+                Ok(how) => {
+                    tracing::debug!(user_id, group_id, ?how, "added to the MFA group");
+                    Ok(Written::Done)
+                }
+                Err(GroupAddError::Graph(e)) => Err(StepError::Graph(e)),
+                Err(e @ (GroupAddError::NotYetVisible | GroupAddError::Lost)) => {
+                    Err(StepError::Failed(Cause::from(&e)))
+                }
+            }
         }
     }
 }
@@ -352,153 +391,6 @@ async fn add_phone(
             None => Err(StepError::Graph(e)),
         },
         Err(e) => Err(e.into()),
-    }
-}
-
-fn hash_and_last_two(view: &UserView, number: &GraphNumber) -> (String, String) {
-    let canonical = phone::canonical(number.expose()).unwrap_or_else(|| number.expose().into());
-    (
-        phone::fingerprint(&view.tenant_id, &canonical),
-        phone::last_two(&canonical),
-    )
-}
-
-fn now_rfc3339() -> String {
-    let now = OffsetDateTime::now_utc();
-    now.format(&Rfc3339)
-        .unwrap_or_else(|_| now.unix_timestamp().to_string())
-}
-
-/// Conditional put of `record` over the version in `managed`, waiting out a short outage; on
-/// success `managed` is the new record.
-async fn put(
-    memory: &dyn MemoryStore,
-    managed: &mut Option<ManagedPhone>,
-    mut record: ManagedPhone,
-) -> Result<(), StoreError> {
-    let expected = managed.as_ref().map(|m| m.version);
-    record.version = expected.map_or(1, |v| v + 1);
-    let mut attempt = 1;
-    loop {
-        match memory.put(record.clone(), expected).await {
-            Ok(()) => {
-                *managed = Some(record);
-                return Ok(());
-            }
-            Err(StoreError::Unavailable(_)) if attempt < MEMORY_WRITE_ATTEMPTS => {
-                tokio::time::sleep(MEMORY_WRITE_BACKOFF * attempt).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Before a phone write: record it as pending (the confirmed phone, if any, stays as it is).
-async fn intend(
-    memory: &dyn MemoryStore,
-    view: &UserView,
-    managed: &mut Option<ManagedPhone>,
-    phone_type: PhoneType,
-    number: &GraphNumber,
-) -> Result<(), StoreError> {
-    let (number_hash, last_two) = hash_and_last_two(view, number);
-    let mut record = managed.clone().unwrap_or_else(|| ManagedPhone {
-        user_id: view.user.id.clone(),
-        number_hash: String::new(),
-        last_two: String::new(),
-        phone_type,
-        registered_at: String::new(),
-        version: 0,
-        pending: None,
-    });
-    record.pending = Some(PendingPhone {
-        number_hash,
-        last_two,
-        phone_type,
-        since: now_rfc3339(),
-    });
-    put(memory, managed, record).await
-}
-
-/// After a phone write of ours landed: the phone is confirmed as ours, nothing pending.
-async fn remember(
-    memory: &dyn MemoryStore,
-    view: &UserView,
-    managed: &mut Option<ManagedPhone>,
-    phone_type: PhoneType,
-    number: &GraphNumber,
-) -> Result<(), StoreError> {
-    let (number_hash, last_two) = hash_and_last_two(view, number);
-    let record = ManagedPhone {
-        user_id: view.user.id.clone(),
-        number_hash,
-        last_two,
-        phone_type,
-        registered_at: now_rfc3339(),
-        version: 0,
-        pending: None,
-    };
-    match put(memory, managed, record.clone()).await {
-        Err(StoreError::Conflict) => {
-            // Another writer got there first; if it recorded the same phone, all is well.
-            match memory.get(&record.user_id).await? {
-                Some(stored) if stored.confirms(phone_type, &record.number_hash) => {
-                    *managed = Some(stored);
-                    Ok(())
-                }
-                _ => Err(StoreError::Conflict),
-            }
-        }
-        other => other,
-    }
-}
-
-/// Drop the pending entry (Graph certainly did not take our write, or the phone is someone
-/// else's). A failure is logged: the entry then stays until the next attempt's write.
-async fn release(memory: &dyn MemoryStore, view: &UserView, managed: &mut Option<ManagedPhone>) {
-    let Some(mut record) = managed.clone().filter(|m| m.pending.is_some()) else {
-        return;
-    };
-    record.pending = None;
-    if let Err(e) = put(memory, managed, record).await {
-        tracing::warn!(user_id = %view.user.id, error = %e, "pending phone entry not released");
-    }
-}
-
-/// A pending entry whose phone is there now: an earlier write of ours landed without us
-/// hearing back. Confirm it, so it counts as registered by us from now on.
-async fn settle_pending(
-    memory: &dyn MemoryStore,
-    view: &UserView,
-    managed: &mut Option<ManagedPhone>,
-) {
-    let Some(current) = managed.clone() else {
-        return;
-    };
-    let Some(pending) = current.pending.clone() else {
-        return;
-    };
-    let landed = crate::plan::existing_number(view, pending.phone_type)
-        .is_some_and(|n| phone::fingerprint(&view.tenant_id, &n) == pending.number_hash);
-    if !landed {
-        return;
-    }
-    let record = ManagedPhone {
-        number_hash: pending.number_hash,
-        last_two: pending.last_two,
-        phone_type: pending.phone_type,
-        registered_at: pending.since,
-        pending: None,
-        ..current
-    };
-    match put(memory, managed, record).await {
-        Ok(()) => {
-            tracing::info!(user_id = %view.user.id, "phone from an unconfirmed write of ours found and confirmed")
-        }
-        Err(e) => {
-            tracing::warn!(user_id = %view.user.id, error = %e, "pending phone entry not confirmed")
-        }
     }
 }
 

@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use crate::apply::apply;
+use crate::apply::{Writer, apply_with};
 use crate::audit;
 use crate::failure::Disposition;
+use crate::group_batch::{GroupBatchConfig, GroupBatcher};
 use crate::outcome::Outcome;
 use crate::plan::{self, Plan, UserView};
 use crate::policy::Policy;
@@ -25,6 +26,8 @@ pub struct Enroller<M, A> {
     tenant_id: String,
     memory: M,
     audit: A,
+    /// Group mode's MFA group adds, batched across the users in flight (group_batch.rs).
+    group_batch: Option<GroupBatcher>,
 }
 
 impl<M, A> std::fmt::Debug for Enroller<M, A> {
@@ -136,13 +139,25 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
         memory: M,
         audit: A,
     ) -> Self {
+        let group_batch =
+            matches!(policy.mfa_mode, crate::policy::MfaMode::Group(_)).then(GroupBatcher::default);
         Self {
             graph,
             policy,
             tenant_id: tenant_id.into().to_ascii_lowercase(),
             memory,
             audit,
+            group_batch,
         }
+    }
+
+    /// Group adds batched with `config` (group mode only; the default is
+    /// [`GroupBatchConfig::default`]).
+    pub fn with_group_batch(mut self, config: GroupBatchConfig) -> Self {
+        if self.group_batch.is_some() {
+            self.group_batch = Some(GroupBatcher::new(config));
+        }
+        self
     }
 
     pub fn tenant_id(&self) -> &str {
@@ -209,6 +224,12 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
             Some(deadline) => self.graph.until(deadline),
             None => self.graph.clone(),
         };
+        // In flight from here: a batch of group adds waits for this user until it knows
+        // whether the user needs one.
+        let participant = self
+            .group_batch
+            .as_ref()
+            .map(|b| (b.clone(), b.participant()));
         let planned = match self.plan_with(&graph, user).await {
             Ok(planned) => planned,
             Err(e) => {
@@ -246,8 +267,17 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
                 }
             }
             PlannedUser::Planned { view, plan } => {
-                let outcome = apply(
-                    &graph,
+                let group = participant.filter(|_| {
+                    plan.actions()
+                        .iter()
+                        .any(|a| matches!(a, crate::plan::Action::AddToGroup { .. }))
+                });
+                let writer = Writer {
+                    graph: &graph,
+                    group,
+                };
+                let outcome = apply_with(
+                    writer,
                     &self.policy,
                     &view,
                     &plan,

@@ -79,6 +79,10 @@ pub enum Cause {
     Changed(&'static str),
     /// The write could not get budget before the invocation's deadline; nothing was sent.
     Deferred,
+    /// Graph did not find the user for the group add, tried again after a delay, though the
+    /// user was read just before: a just-created user not yet known to every directory replica
+    /// (learn troubleshoot-graph-api-replication). The next attempt re-reads the user.
+    NotYetVisible,
 }
 
 /// The one rule: what a cause means for the user and the message.
@@ -107,7 +111,7 @@ pub fn disposition(cause: &Cause) -> Disposition {
             StoreKind::Conflict | StoreKind::Unavailable => Disposition::Retry,
             StoreKind::Refused => Disposition::Systemic,
         },
-        Cause::Changed(_) | Cause::Deferred => Disposition::Retry,
+        Cause::Changed(_) | Cause::Deferred | Cause::NotYetVisible => Disposition::Retry,
     }
 }
 
@@ -202,6 +206,9 @@ impl fmt::Display for Cause {
             }
             Cause::Changed(why) => write!(f, "changed since planned: {why}"),
             Cause::Deferred => f.write_str("deferred: no write budget before the deadline"),
+            Cause::NotYetVisible => f.write_str(
+                "not yet visible: the user was not found by the group add, also after waiting",
+            ),
         }
     }
 }
@@ -314,6 +321,7 @@ mod tests {
             (store(StoreKind::Refused), Systemic),
             (Cause::Changed("the mobile phone was removed"), Retry),
             (Cause::Deferred, Retry),
+            (Cause::NotYetVisible, Retry),
         ];
         for (cause, expected) in table {
             assert_eq!(disposition(&cause), expected, "{cause:?}");

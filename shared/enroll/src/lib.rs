@@ -8,6 +8,7 @@ pub mod coverage;
 pub mod delivery;
 pub mod engine;
 pub mod failure;
+pub mod group_batch;
 pub mod ids;
 pub mod lifecycle;
 pub mod memory;
