@@ -199,6 +199,10 @@ fn metric_reason(reason: &autoenroll_core::plan::SkipReason) -> &'static str {
         SkipReason::NumberChangedReportOnly => "numberChangedReportOnly",
         SkipReason::ManagedPhoneRemoved => "managedPhoneRemoved",
         SkipReason::MfaStateUnknown => "mfaStateUnknown",
+        SkipReason::PhoneNotDelivered => "phoneNotDelivered",
+        SkipReason::TapNotAllowedByPolicy => "tapNotAllowedByPolicy",
+        SkipReason::NoPassRecipient(_) => "noPassRecipient",
+        SkipReason::BootstrapExpired => "bootstrapExpired",
     }
 }
 

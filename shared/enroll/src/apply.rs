@@ -35,7 +35,9 @@ use crate::plan::{Action, Plan, UserView};
 use crate::policy::Policy;
 use crate::ports::{AuditSink, ManagedPhone, MemoryStore, StoreError, Trigger};
 
+mod bootstrap;
 mod memory;
+pub use bootstrap::{BootstrapPorts, IssuedPass};
 use memory::{intend, release, remember, settle_pending};
 
 /// Perform `plan` for the user in `view`, record the memory and one audit record, and say how it
@@ -50,7 +52,11 @@ pub async fn apply(
     audit_sink: &dyn AuditSink,
     trigger: Option<&Trigger>,
 ) -> Outcome {
-    let writer = Writer { graph, group: None };
+    let writer = Writer {
+        graph,
+        group: None,
+        bootstrap: None,
+    };
     apply_with(writer, policy, view, plan, memory, audit_sink, trigger).await
 }
 
@@ -59,6 +65,8 @@ pub async fn apply(
 pub(crate) struct Writer<'a> {
     pub graph: &'a GraphClient,
     pub group: Option<(GroupBatcher, Participant)>,
+    /// Delivery port and bootstrap store (`None`: bootstrap off).
+    pub bootstrap: Option<BootstrapPorts<'a>>,
 }
 
 /// [`apply`] with its group add in `writer`'s batch.
@@ -143,6 +151,7 @@ async fn perform(
     // Also when there is nothing left to write: the pending phone of an attempt whose
     // confirmation was lost after its last write is confirmed here.
     settle_pending(memory, view, managed).await;
+    bootstrap::settle_bootstrap(writer.bootstrap, view).await;
     if let Some(outcome) = Outcome::of_empty_plan(plan) {
         return (outcome, None);
     }
@@ -172,7 +181,7 @@ async fn perform(
             tracing::warn!(user_id, error = %e, "phone write not started: memory not stored");
             return (fail(Cause::from(&e), Some(action.clone()), completed), None);
         }
-        let step = perform_action(writer, view, action).await;
+        let step = perform_action(writer, policy, view, action).await;
         match step {
             Ok(Written::Ours(phone_type, number)) => {
                 completed.push(action.clone());
@@ -288,12 +297,28 @@ impl From<GraphError> for StepError {
 
 async fn perform_action(
     writer: &mut Writer<'_>,
+    policy: &Policy,
     view: &UserView,
     action: &Action,
 ) -> Result<Written, StepError> {
     let graph = writer.graph;
     let user_id = view.user.id.as_str();
     match action {
+        Action::IssueTap {
+            channel,
+            starts_at,
+            lifetime_minutes,
+            usable_once,
+        } => {
+            let tap = bootstrap::TapRequest {
+                channel: *channel,
+                starts_at: starts_at.as_deref(),
+                lifetime_minutes: *lifetime_minutes,
+                usable_once: *usable_once,
+            };
+            bootstrap::issue_tap(graph, writer.bootstrap, policy, view, tap).await?;
+            Ok(Written::Done)
+        }
         Action::AddMobile { number } => add_phone(graph, user_id, PhoneType::Mobile, number).await,
         Action::AddOffice { number } => add_phone(graph, user_id, PhoneType::Office, number).await,
         Action::UpdateManagedMobile { number } => {

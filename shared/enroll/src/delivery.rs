@@ -31,7 +31,8 @@ use crate::phone::{self, PhoneRejection, RegionCode};
 pub use crate::policy::BootstrapDelivery;
 
 /// How a pass travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Channel {
     /// E-mail to the user's manager (Amazon SES).
     ManagerEmail,
@@ -199,7 +200,7 @@ pub fn mask_email(mail: &str) -> String {
 }
 
 /// Why a channel has nobody to send to: a reported skip for that user, never a failure.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum RecipientProblem {
     #[error("the user has no manager")]
     NoManager,

@@ -4,15 +4,18 @@
 
 use std::sync::Arc;
 
-use crate::apply::{Writer, apply_with};
+use crate::apply::{BootstrapPorts, Writer, apply_with};
 use crate::audit;
+use crate::bootstrap::BootstrapStore;
+use crate::delivery::PassDelivery;
 use crate::failure::Disposition;
 use crate::group_batch::{GroupBatchConfig, GroupBatcher};
 use crate::outcome::Outcome;
 use crate::plan::{self, Plan, UserView};
 use crate::policy::Policy;
 use crate::ports::{AuditOutcome, AuditRecord, AuditSink, MemoryStore, StoreError, Trigger};
-use crate::read::{ReadError, ReadView, read_view};
+use crate::read::{ReadContext, ReadError, ReadView, TenantMethodsCache, read_view_with};
+use crate::telephony::{TelephonySetting, TenantMethods};
 use autoenroll_graph::GraphClient;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -28,7 +31,23 @@ pub struct Enroller<M, A> {
     audit: A,
     /// Group mode's MFA group adds, batched across the users in flight (group_batch.rs).
     group_batch: Option<GroupBatcher>,
+    /// The TAP bootstrap's delivery port and store (`None`: bootstrap off).
+    bootstrap: Option<Bootstrap>,
+    /// The tenant's methods policy (telephony, TAP), read once per TTL.
+    tenant_methods: TenantMethodsCache,
+    /// What "now" is (the real clock unless a caller simulates a date).
+    clock: Clock,
 }
+
+/// The TAP bootstrap's ports, as the engine holds them.
+#[derive(Clone)]
+pub struct Bootstrap {
+    pub delivery: Arc<dyn PassDelivery>,
+    pub store: Arc<dyn BootstrapStore>,
+}
+
+/// A source of the current time.
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 
 impl<M, A> std::fmt::Debug for Enroller<M, A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -148,7 +167,41 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
             memory,
             audit,
             group_batch,
+            bootstrap: None,
+            tenant_methods: TenantMethodsCache::default(),
+            clock: Arc::new(OffsetDateTime::now_utc),
         }
+    }
+
+    /// Issue Temporary Access Passes (when the policy's bootstrap is on) through `delivery`,
+    /// remembering open bootstraps in `store`.
+    pub fn with_bootstrap(mut self, bootstrap: Bootstrap) -> Self {
+        self.bootstrap = Some(bootstrap);
+        self
+    }
+
+    /// Decide telephony and pass dates against `clock` instead of the real time (the local
+    /// stack's simulated date).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn bootstrap_ports(&self) -> Option<BootstrapPorts<'_>> {
+        self.bootstrap.as_ref().map(|b| BootstrapPorts {
+            delivery: b.delivery.as_ref(),
+            store: b.store.as_ref(),
+        })
+    }
+
+    /// The tenant's methods policy, when a decision needs it (telephony `auto`, or bootstrap
+    /// on); cached per instance.
+    async fn tenant_methods(&self, graph: &GraphClient) -> Result<Arc<TenantMethods>, ReadError> {
+        let bootstrap_on = self.bootstrap.is_some() && self.policy.bootstrap_effect().is_on();
+        if self.policy.telephony != TelephonySetting::Auto && !bootstrap_on {
+            return Ok(Arc::new(TenantMethods::unread()));
+        }
+        Ok(self.tenant_methods.get(graph).await?)
     }
 
     /// Group adds batched with `config` (group mode only; the default is
@@ -158,6 +211,12 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
             self.group_batch = Some(GroupBatcher::new(config));
         }
         self
+    }
+
+    /// Group writes the batched group adds have made so far (0 outside group mode): each
+    /// enrolled user's `addToGroup` shares one of them with up to 19 others.
+    pub fn group_writes(&self) -> u64 {
+        self.group_batch.as_ref().map_or(0, GroupBatcher::writes)
     }
 
     pub fn tenant_id(&self) -> &str {
@@ -186,7 +245,21 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
     }
 
     async fn plan_with(&self, graph: &GraphClient, user: &str) -> Result<PlannedUser, ReadError> {
-        let read = read_view(graph, &self.policy, &self.tenant_id, user, &self.memory).await?;
+        let tenant = self.tenant_methods(graph).await?;
+        let ctx = ReadContext {
+            now: (self.clock)(),
+            tenant: &tenant,
+            bootstrap: self.bootstrap.as_ref().map(|b| b.store.as_ref()),
+        };
+        let read = read_view_with(
+            graph,
+            &self.policy,
+            &self.tenant_id,
+            user,
+            &self.memory,
+            ctx,
+        )
+        .await?;
         Ok(match read {
             ReadView::Skip {
                 reason,
@@ -275,6 +348,7 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
                 let writer = Writer {
                     graph: &graph,
                     group,
+                    bootstrap: self.bootstrap_ports(),
                 };
                 let outcome = apply_with(
                     writer,

@@ -8,6 +8,7 @@ use std::fmt;
 use autoenroll_graph::{GraphError, GraphErrorKind};
 use serde::{Deserialize, Serialize};
 
+use crate::delivery::DeliveryDisposition;
 use crate::ports::StoreError;
 
 /// What happens to a user (and the queue message that asked for them) after a failure.
@@ -79,6 +80,13 @@ pub enum Cause {
     Changed(&'static str),
     /// The write could not get budget before the invocation's deadline; nothing was sent.
     Deferred,
+    /// A Temporary Access Pass could not be handed over (the pass was deleted again): the
+    /// adapter's code (`DeliveryError::code`) and what it means for the user.
+    Delivery {
+        channel: crate::delivery::Channel,
+        code: &'static str,
+        disposition: DeliveryDisposition,
+    },
     /// Graph did not find the user for the group add, tried again after a delay, though the
     /// user was read just before: a just-created user not yet known to every directory replica
     /// (learn troubleshoot-graph-api-replication). The next attempt re-reads the user.
@@ -112,6 +120,12 @@ pub fn disposition(cause: &Cause) -> Disposition {
             StoreKind::Refused => Disposition::Systemic,
         },
         Cause::Changed(_) | Cause::Deferred | Cause::NotYetVisible => Disposition::Retry,
+        Cause::Delivery { disposition, .. } => match disposition {
+            DeliveryDisposition::Retry => Disposition::Retry,
+            // This recipient will never be reached: reported in the audit trail, not retried.
+            DeliveryDisposition::SkipUser => Disposition::Permanent,
+            DeliveryDisposition::Systemic => Disposition::Systemic,
+        },
     }
 }
 
@@ -128,6 +142,16 @@ impl Cause {
                 ..
             }
         )
+    }
+}
+
+impl From<&crate::delivery::DeliveryError> for Cause {
+    fn from(e: &crate::delivery::DeliveryError) -> Self {
+        Cause::Delivery {
+            channel: e.channel(),
+            code: e.code(),
+            disposition: e.disposition(),
+        }
     }
 }
 
@@ -206,6 +230,9 @@ impl fmt::Display for Cause {
             }
             Cause::Changed(why) => write!(f, "changed since planned: {why}"),
             Cause::Deferred => f.write_str("deferred: no write budget before the deadline"),
+            Cause::Delivery { channel, code, .. } => {
+                write!(f, "pass delivery {channel}: {code} (pass deleted)")
+            }
             Cause::NotYetVisible => f.write_str(
                 "not yet visible: the user was not found by the group add, also after waiting",
             ),

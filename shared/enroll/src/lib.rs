@@ -19,3 +19,4 @@ pub mod plan;
 pub mod policy;
 pub mod ports;
 pub mod read;
+pub mod telephony;

@@ -12,9 +12,36 @@
 //!   `update-managed`, and only to an SMS-capable number. We never delete a phone.
 //! - If a phone we registered is gone while `mobilePhone` still holds the same number, someone
 //!   removed it on purpose (e.g. "require re-register MFA"): we do not put it back.
-//! - MFA is only switched on when the user has, or will have after this plan, a usable
-//!   method: any phone, or another strong method. A Temporary Access Pass does not count
-//!   (it expires; the user would be left with nothing).
+//! - **Usable method** (passkey era, issue 15): a lasting second factor that does not depend on
+//!   telephony (passkey/FIDO2, Windows Hello, platform credential, Authenticator, OATH), or a
+//!   phone that Entra still delivers to *for this user at `now`* ([`crate::telephony`]: SMS or
+//!   voice for a mobile, voice for an office or alternate phone). From 2027-02-01 (2027-07-01
+//!   for Global Administrators and external users) a phone without a customer telecom
+//!   provider in production is not usable: its owner meets a blocking passkey prompt, and
+//!   whoever holds the password registers a passkey. SMS becomes the preferred method only
+//!   where SMS is delivered.
+//! - **Bootstrap** ([`Policy::bootstrap_effect`] on, the bootstrap read): a user with no usable
+//!   method (`when-no-usable-method`; `always-for-new-users` adds users created in the last 30
+//!   days whose only method is a phone) and no lasting one gets one Temporary Access Pass
+//!   ([`Action::IssueTap`]) — never a user with a lasting method, never an excluded or
+//!   out-of-scope one (skipped before), and only when the TAP method policy targets the user
+//!   (else the note `tapNotAllowedByPolicy`). A live pass (valid now or later) means one is
+//!   pending: no new one. Without a recipient (`choose_recipient`: the manager's mail, the
+//!   directory mobile) the note names why. The pass starts at `employeeHireDate` when that is in
+//!   the future (at most 30 days ahead); lifetime and one-time use come from the policy,
+//!   clamped into the TAP policy's bounds. Re-issues after expiry are counted by the bootstrap
+//!   store; past the policy's count the note is `bootstrapExpired`.
+//! - **MFA requirement** — never require MFA from someone who cannot complete it. MFA (per-user
+//!   state or the CA group) is switched on only when the user has, or will have after this
+//!   plan, a usable method, **or a delivered, unexpired TAP**: a live pass listed in the
+//!   methods, or the pass this plan issues — `apply` stops at the first failure and a pass whose
+//!   delivery failed is deleted, so the MFA step after [`Action::IssueTap`] runs only once the
+//!   pass is in the right hands, and any live pass is one that was handed over (ours are never
+//!   left undelivered). Why count a pass: it satisfies MFA (Conditional Access "Multifactor
+//!   authentication" strength, and the per-user MFA prompt at sign-in), so its holder can
+//!   complete the requirement and register a passkey under it — and without MFA on, whoever has
+//!   the password could register their own method first. Group (Conditional Access) mode is
+//!   Microsoft's recommended path and ours; per-user mode follows the same rule.
 //! - Per-user MFA is only ever raised (disabled → enabled → enforced), never lowered; an
 //!   unknown future state is left alone.
 //! - SMS becomes the preferred method only when an SMS-capable mobile is (or will be) there and
@@ -29,11 +56,18 @@
 use autoenroll_graph::model::{
     AuthenticationMethod, PerUserMfaState, PhoneType, SignInPreferences, User,
 };
-use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
-use crate::phone::{self, GraphNumber, PhoneRejection};
-use crate::policy::{Exclusion, MfaMode, NumberChangePolicy, Policy};
+use crate::phone::{self, PhoneRejection};
+use crate::policy::{MfaMode, NumberChangePolicy, Policy};
 use crate::ports::ManagedPhone;
+use crate::telephony::PhoneDelivery;
+
+mod action;
+mod bootstrap;
+pub use action::{Action, Plan, SkipReason, mfa_state_str};
+pub use bootstrap::BootstrapView;
+pub(crate) use bootstrap::{has_lasting_method, has_pending_tap};
 
 /// `@odata.type` of phone methods in `GET /users/{id}/authentication/methods`.
 pub const PHONE_METHOD_TYPE: &str = "#microsoft.graph.phoneAuthenticationMethod";
@@ -57,144 +91,14 @@ pub struct UserView {
     pub group_membership: Vec<String>,
     /// What we registered for this user before, from the memory store.
     pub managed: Option<ManagedPhone>,
-}
-
-/// One write to Graph. Numbers are [`GraphNumber`]s: logged masked.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "camelCase")]
-pub enum Action {
-    /// `POST /users/{id}/authentication/phoneMethods` `{phoneType: mobile}`.
-    AddMobile { number: GraphNumber },
-    /// `PATCH …/phoneMethods/{mobile id}` of a phone we registered.
-    UpdateManagedMobile { number: GraphNumber },
-    /// `POST …/phoneMethods` `{phoneType: office}` (voice only).
-    AddOffice { number: GraphNumber },
-    /// Beta `PATCH …/signInPreferences` `{userPreferredMethodForSecondaryAuthentication: sms}`.
-    SetSmsPreferred,
-    /// Beta `PATCH …/requirements` `{perUserMfaState}`.
-    SetPerUserMfa { state: PerUserMfaState },
-    /// `POST /groups/{id}/members/$ref` (the Conditional Access MFA group).
-    AddToGroup { group_id: String },
-}
-
-impl Action {
-    /// Stable label for audit records and metrics (no number in it).
-    pub fn label(&self) -> String {
-        match self {
-            Action::AddMobile { .. } => "addMobile".into(),
-            Action::UpdateManagedMobile { .. } => "updateManagedMobile".into(),
-            Action::AddOffice { .. } => "addOffice".into(),
-            Action::SetSmsPreferred => "setSmsPreferred".into(),
-            Action::SetPerUserMfa { state } => format!("setPerUserMfa:{}", mfa_state_str(*state)),
-            Action::AddToGroup { group_id } => format!("addToGroup:{group_id}"),
-        }
-    }
-
-    /// The number this action writes, if any.
-    pub fn number(&self) -> Option<&GraphNumber> {
-        match self {
-            Action::AddMobile { number }
-            | Action::UpdateManagedMobile { number }
-            | Action::AddOffice { number } => Some(number),
-            _ => None,
-        }
-    }
-
-    pub fn is_phone_write(&self) -> bool {
-        self.number().is_some()
-    }
-
-    pub fn enables_mfa(&self) -> bool {
-        matches!(
-            self,
-            Action::SetPerUserMfa { .. } | Action::AddToGroup { .. }
-        )
-    }
-}
-
-pub fn mfa_state_str(state: PerUserMfaState) -> &'static str {
-    match state {
-        PerUserMfaState::Disabled => "disabled",
-        PerUserMfaState::Enabled => "enabled",
-        PerUserMfaState::Enforced => "enforced",
-        PerUserMfaState::UnknownFutureValue => "unknownFutureValue",
-    }
-}
-
-/// Why a user, or part of what the policy asks for, was left alone.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum SkipReason {
-    /// Soft-deleted (`@removed` in delta) or gone.
-    Deleted,
-    /// Break-glass / service account: by UPN or group.
-    Excluded(Exclusion),
-    Guest,
-    Disabled,
-    OutOfScope,
-    /// `mobilePhone` is empty.
-    NoNumber,
-    InvalidNumber(PhoneRejection),
-    /// Valid, but fixed-line / toll-free / with an extension: no SMS would arrive.
-    NotAMobileNumber,
-    /// The user registered a mobile phone of their own with another number; left as it is.
-    SelfRegisteredPhoneDiffers,
-    /// Our phone holds an old number and the policy says report only.
-    NumberChangedReportOnly,
-    /// Our phone was removed by someone and `mobilePhone` has not changed since: not re-added.
-    ManagedPhoneRemoved,
-    /// Per-user MFA state is a value this version does not know; left alone.
-    MfaStateUnknown,
-}
-
-impl SkipReason {
-    /// Stable code for audit records and metrics.
-    pub fn code(&self) -> String {
-        match self {
-            SkipReason::Deleted => "deleted".into(),
-            SkipReason::Excluded(Exclusion::Upn) => "excluded:upn".into(),
-            SkipReason::Excluded(Exclusion::Group(g)) => format!("excluded:group:{g}"),
-            SkipReason::Guest => "guest".into(),
-            SkipReason::Disabled => "disabled".into(),
-            SkipReason::OutOfScope => "outOfScope".into(),
-            SkipReason::NoNumber => "noNumber".into(),
-            SkipReason::InvalidNumber(r) => format!("invalidNumber:{}", r.code()),
-            SkipReason::NotAMobileNumber => "notAMobileNumber".into(),
-            SkipReason::SelfRegisteredPhoneDiffers => "selfRegisteredPhoneDiffers".into(),
-            SkipReason::NumberChangedReportOnly => "numberChangedReportOnly".into(),
-            SkipReason::ManagedPhoneRemoved => "managedPhoneRemoved".into(),
-            SkipReason::MfaStateUnknown => "mfaStateUnknown".into(),
-        }
-    }
-}
-
-/// What to do for one user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Plan {
-    /// Leave the user entirely alone.
-    Skip(SkipReason),
-    /// Perform `actions` in order (phone, then preference, then MFA; possibly none: already
-    /// enrolled). `notes` say what the policy asked for but was deliberately not done.
-    Enroll {
-        actions: Vec<Action>,
-        notes: Vec<SkipReason>,
-    },
-}
-
-impl Plan {
-    pub fn actions(&self) -> &[Action] {
-        match self {
-            Plan::Skip(_) => &[],
-            Plan::Enroll { actions, .. } => actions,
-        }
-    }
-
-    /// Every reason in the plan: the skip reason, or the notes.
-    pub fn reasons(&self) -> Vec<SkipReason> {
-        match self {
-            Plan::Skip(r) => vec![r.clone()],
-            Plan::Enroll { notes, .. } => notes.clone(),
-        }
-    }
+    /// When the view was read: telephony and pass dates are decided against it.
+    pub now: OffsetDateTime,
+    /// Whether SMS / voice reach this user at `now` ([`crate::telephony`]).
+    pub phone_delivery: PhoneDelivery,
+    /// What a TAP bootstrap needs; `None` when bootstrap is off (no pass is planned).
+    pub bootstrap: Option<BootstrapView>,
+    /// The user's open bootstrap in the bootstrap store (the pass apply replaces or closes).
+    pub open_bootstrap: Option<crate::bootstrap::OpenBootstrap>,
 }
 
 /// The exclusion check alone, from the UPN and group ids: call it before reading a user's
@@ -230,6 +134,13 @@ struct Phones {
     any: bool,
 }
 
+impl Phones {
+    /// Whether a phone other than the mobile (office, alternate mobile: voice only) is there.
+    fn any_voice_only(&self) -> bool {
+        self.any && (self.office.is_some() || self.mobile.is_none())
+    }
+}
+
 fn phones_of(methods: &[AuthenticationMethod]) -> Phones {
     let mut phones = Phones::default();
     for m in methods
@@ -262,15 +173,6 @@ fn phones_of(methods: &[AuthenticationMethod]) -> Phones {
         }
     }
     phones
-}
-
-/// Whether the user has a lasting strong method other than phones.
-fn has_other_usable_method(methods: &[AuthenticationMethod]) -> bool {
-    methods.iter().any(|m| {
-        m.is_strong()
-            && !m.odata_type.eq_ignore_ascii_case(PHONE_METHOD_TYPE)
-            && !m.odata_type.eq_ignore_ascii_case(TAP_METHOD_TYPE)
-    })
 }
 
 /// Whether memory says we registered a phone of this type holding `number` (canonical) —
@@ -407,16 +309,40 @@ pub fn plan(policy: &Policy, view: &UserView) -> Plan {
         }
     }
 
-    let usable = phones.any
-        || has_other_usable_method(&view.methods)
-        || actions.iter().any(Action::is_phone_write);
-    if !usable {
+    let delivery = view.phone_delivery;
+    let office_after = phones.office.is_some()
+        || actions
+            .iter()
+            .any(|a| matches!(a, Action::AddOffice { .. }));
+    let phone_usable = (mobile_after && delivery.any())
+        || ((office_after || phones.any_voice_only()) && delivery.voice);
+    let usable = phone_usable || has_lasting_method(&view.methods);
+    let tap = bootstrap::decide(policy, view, usable);
+    let tap_reason = match &tap {
+        bootstrap::TapDecision::Cannot(reason) => Some(reason.clone()),
+        _ => None,
+    };
+    let issues_tap = match tap {
+        bootstrap::TapDecision::Issue(action) => {
+            actions.push(action);
+            true
+        }
+        _ => false,
+    };
+    if let Some(reason) = &tap_reason {
+        notes.insert(0, reason.clone());
+    }
+    if !usable && !issues_tap && !has_pending_tap(view) {
         // Never switch MFA on for someone who could not complete it.
-        let reason = notes.into_iter().next().unwrap_or(SkipReason::NoNumber);
+        let phone_only = mobile_after || office_after || phones.any;
+        let reason = tap_reason
+            .or_else(|| phone_only.then_some(SkipReason::PhoneNotDelivered))
+            .or_else(|| notes.into_iter().next())
+            .unwrap_or(SkipReason::NoNumber);
         return Plan::Skip(reason);
     }
 
-    if policy.set_sms_default && sms_mobile_after {
+    if policy.set_sms_default && sms_mobile_after && delivery.sms {
         let prefs = view.sign_in_preferences.as_ref();
         let current = prefs.and_then(|p| {
             p.user_preferred_method_for_secondary_authentication

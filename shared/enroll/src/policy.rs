@@ -10,19 +10,22 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Deserialize;
-
 use crate::ids;
 use crate::phone::RegionCode;
+use crate::telephony::TelephonySetting;
 
 mod bootstrap;
+use bootstrap::RawBootstrap;
 pub use bootstrap::{
     BootstrapDelivery, BootstrapEffect, BootstrapMode, BootstrapOff, BootstrapPolicy,
-    ENV_BOOTSTRAP, ENV_BOOTSTRAP_DELIVERY, ENV_BOOTSTRAP_EMAIL_FROM,
-    ENV_BOOTSTRAP_SES_CONFIGURATION_SET, ENV_BOOTSTRAP_SMS_ORIGINATION_NUMBER,
-    ENV_BOOTSTRAP_SMS_SENDER_ID,
+    DEFAULT_TAP_LIFETIME_MINUTES, DEFAULT_TAP_REISSUES, ENV_BOOTSTRAP, ENV_BOOTSTRAP_DELIVERY,
+    ENV_BOOTSTRAP_EMAIL_FROM, ENV_BOOTSTRAP_SES_CONFIGURATION_SET,
+    ENV_BOOTSTRAP_SMS_ORIGINATION_NUMBER, ENV_BOOTSTRAP_SMS_SENDER_ID,
+    ENV_BOOTSTRAP_TAP_LIFETIME_MINUTES, ENV_BOOTSTRAP_TAP_ONE_TIME, ENV_BOOTSTRAP_TAP_REISSUES,
+    MAX_START_DELAY_DAYS, TapSettings,
 };
-use bootstrap::{BootstrapKeys, RawBootstrap};
+mod load;
+use load::{BoolOrString, KeyNames, PolicyFile, RawPolicy, invalid};
 
 pub const ENV_DEFAULT_REGION: &str = "AUTOENROLL_POLICY_DEFAULT_REGION";
 pub const ENV_MFA_MODE: &str = "AUTOENROLL_POLICY_MFA_MODE";
@@ -33,6 +36,7 @@ pub const ENV_SCOPE_GROUPS: &str = "AUTOENROLL_POLICY_SCOPE_GROUPS";
 pub const ENV_INCLUDE_GUESTS: &str = "AUTOENROLL_POLICY_INCLUDE_GUESTS";
 pub const ENV_ON_NUMBER_CHANGE: &str = "AUTOENROLL_POLICY_ON_NUMBER_CHANGE";
 pub const ENV_OFFICE_FALLBACK: &str = "AUTOENROLL_POLICY_OFFICE_FALLBACK";
+pub const ENV_TELEPHONY: &str = "AUTOENROLL_POLICY_TELEPHONY";
 
 /// Every environment variable [`Policy::from_env`] reads. Function crates concatenate this into
 /// their own `ENV_VARS` (checked against infra/template.yaml by tests/e2e).
@@ -46,12 +50,16 @@ pub const ENV_VARS: &[&str] = &[
     ENV_INCLUDE_GUESTS,
     ENV_ON_NUMBER_CHANGE,
     ENV_OFFICE_FALLBACK,
+    ENV_TELEPHONY,
     ENV_BOOTSTRAP,
     ENV_BOOTSTRAP_DELIVERY,
     ENV_BOOTSTRAP_EMAIL_FROM,
     ENV_BOOTSTRAP_SES_CONFIGURATION_SET,
     ENV_BOOTSTRAP_SMS_SENDER_ID,
     ENV_BOOTSTRAP_SMS_ORIGINATION_NUMBER,
+    ENV_BOOTSTRAP_TAP_LIFETIME_MINUTES,
+    ENV_BOOTSTRAP_TAP_ONE_TIME,
+    ENV_BOOTSTRAP_TAP_REISSUES,
 ];
 
 /// How MFA is switched on once a user has a usable method.
@@ -205,6 +213,9 @@ pub struct Policy {
     /// With no usable mobile number, register the first of `businessPhones` as `office`
     /// (voice only) — never as `mobile`.
     pub office_fallback: bool,
+    /// Whether SMS/voice reach users: read from the tenant (`auto`) or overridden
+    /// (`crate::telephony`).
+    pub telephony: TelephonySetting,
     /// The TAP bootstrap and its delivery channels (`policy/bootstrap.rs`).
     pub bootstrap: BootstrapPolicy,
 }
@@ -222,6 +233,7 @@ impl Default for Policy {
             include_guests: false,
             on_number_change: NumberChangePolicy::UpdateManaged,
             office_fallback: false,
+            telephony: TelephonySetting::Auto,
             bootstrap: BootstrapPolicy::default(),
         }
     }
@@ -316,6 +328,7 @@ impl Policy {
             include_guests: bool_of(ENV_INCLUDE_GUESTS, get(ENV_INCLUDE_GUESTS))?,
             on_number_change: get(ENV_ON_NUMBER_CHANGE),
             office_fallback: bool_of(ENV_OFFICE_FALLBACK, get(ENV_OFFICE_FALLBACK))?,
+            telephony: get(ENV_TELEPHONY),
             bootstrap: RawBootstrap::from_lookup(&mut get),
         };
         raw.validate(&KeyNames::ENV)
@@ -338,6 +351,7 @@ impl Policy {
             include_guests: file.include_guests,
             on_number_change: file.on_number_change,
             office_fallback: file.office_fallback,
+            telephony: file.telephony,
             bootstrap: RawBootstrap {
                 mode: file.bootstrap,
                 delivery: file.bootstrap_delivery,
@@ -345,6 +359,9 @@ impl Policy {
                 ses_configuration_set: file.bootstrap_ses_configuration_set,
                 sms_sender_id: file.bootstrap_sms_sender_id,
                 sms_origination_number: file.bootstrap_sms_origination_number,
+                tap_lifetime_minutes: file.bootstrap_tap_lifetime_minutes.map(|v| v.to_string()),
+                tap_one_time: file.bootstrap_tap_one_time.map(|v| v.to_string()),
+                tap_reissues: file.bootstrap_tap_reissues.map(|v| v.to_string()),
             },
         }
         .validate(&KeyNames::TOML)
@@ -382,176 +399,6 @@ impl Policy {
         !self.excluded_groups.is_empty()
             || !self.scope_groups.is_empty()
             || matches!(self.mfa_mode, MfaMode::Group(_))
-    }
-}
-
-/// The policy file. Keys are the environment variables' names without the
-/// `AUTOENROLL_POLICY_` prefix, in lowercase.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PolicyFile {
-    default_region: Option<String>,
-    mfa_mode: Option<String>,
-    /// `when-effective` | `always` | `never`, or the old `true` / `false`.
-    set_sms_default: Option<BoolOrString>,
-    excluded_upns: Option<Vec<String>>,
-    excluded_groups: Option<Vec<String>>,
-    scope_groups: Option<Vec<String>>,
-    include_guests: Option<bool>,
-    on_number_change: Option<String>,
-    office_fallback: Option<bool>,
-    bootstrap: Option<String>,
-    bootstrap_delivery: Option<String>,
-    bootstrap_email_from: Option<String>,
-    bootstrap_ses_configuration_set: Option<String>,
-    bootstrap_sms_sender_id: Option<String>,
-    bootstrap_sms_origination_number: Option<String>,
-}
-
-/// A key that was a boolean and became a word (the boolean stays accepted).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum BoolOrString {
-    Bool(bool),
-    String(String),
-}
-
-/// Values as read, before validation (shared by the environment and the file).
-struct RawPolicy {
-    default_region: Option<String>,
-    mfa_mode: Option<String>,
-    set_sms_default: Option<String>,
-    excluded_upns: Vec<String>,
-    excluded_groups: Vec<String>,
-    scope_groups: Vec<String>,
-    include_guests: Option<bool>,
-    on_number_change: Option<String>,
-    office_fallback: Option<bool>,
-    bootstrap: RawBootstrap,
-}
-
-/// How each setting is called where it came from, so errors name the key the operator wrote.
-struct KeyNames {
-    default_region: &'static str,
-    mfa_mode: &'static str,
-    set_sms_default: &'static str,
-    excluded_upns: &'static str,
-    excluded_groups: &'static str,
-    scope_groups: &'static str,
-    on_number_change: &'static str,
-    bootstrap: BootstrapKeys,
-}
-
-impl KeyNames {
-    const ENV: KeyNames = KeyNames {
-        default_region: ENV_DEFAULT_REGION,
-        mfa_mode: ENV_MFA_MODE,
-        set_sms_default: ENV_SET_SMS_DEFAULT,
-        excluded_upns: ENV_EXCLUDED_UPNS,
-        excluded_groups: ENV_EXCLUDED_GROUPS,
-        scope_groups: ENV_SCOPE_GROUPS,
-        on_number_change: ENV_ON_NUMBER_CHANGE,
-        bootstrap: BootstrapKeys::ENV,
-    };
-    const TOML: KeyNames = KeyNames {
-        default_region: "default_region",
-        mfa_mode: "mfa_mode",
-        set_sms_default: "set_sms_default",
-        excluded_upns: "excluded_upns",
-        excluded_groups: "excluded_groups",
-        scope_groups: "scope_groups",
-        on_number_change: "on_number_change",
-        bootstrap: BootstrapKeys::TOML,
-    };
-}
-
-fn invalid(key: &str, message: impl Into<String>) -> PolicyError {
-    PolicyError::Invalid {
-        key: key.to_owned(),
-        message: message.into(),
-    }
-}
-
-fn group_set(key: &str, values: Vec<String>) -> Result<BTreeSet<String>, PolicyError> {
-    values
-        .into_iter()
-        .map(|v| {
-            ids::canonical_guid(v.trim())
-                .ok_or_else(|| invalid(key, format!("`{v}` is not a group object id (a GUID)")))
-        })
-        .collect()
-}
-
-impl RawPolicy {
-    fn validate(self, keys: &KeyNames) -> Result<Policy, PolicyError> {
-        let defaults = Policy::default();
-        let default_region = self
-            .default_region
-            .map(|r| r.parse::<RegionCode>())
-            .transpose()
-            .map_err(|e| invalid(keys.default_region, e.to_string()))?;
-        let sms_default = match self.set_sms_default {
-            Some(m) => m
-                .parse::<SmsDefault>()
-                .map_err(|e| invalid(keys.set_sms_default, e))?,
-            None => defaults.sms_default(),
-        };
-        let mfa_mode = match self.mfa_mode {
-            Some(m) => m
-                .parse::<MfaMode>()
-                .map_err(|e| invalid(keys.mfa_mode, e))?,
-            None => defaults.mfa_mode,
-        };
-        let on_number_change = match self.on_number_change {
-            Some(m) => m
-                .parse::<NumberChangePolicy>()
-                .map_err(|e| invalid(keys.on_number_change, e))?,
-            None => defaults.on_number_change,
-        };
-        let excluded_upns = self
-            .excluded_upns
-            .into_iter()
-            .map(|u| {
-                let u = u.trim().to_lowercase();
-                let well_formed = u.split_once('@').is_some_and(|(local, domain)| {
-                    !local.is_empty() && !domain.is_empty() && !domain.contains('@')
-                }) && !u.chars().any(char::is_whitespace);
-                if well_formed {
-                    Ok(u)
-                } else {
-                    Err(invalid(
-                        keys.excluded_upns,
-                        format!("`{u}` is not a user principal name (name@domain)"),
-                    ))
-                }
-            })
-            .collect::<Result<BTreeSet<_>, _>>()?;
-        let excluded_groups = group_set(keys.excluded_groups, self.excluded_groups)?;
-        let scope_groups = group_set(keys.scope_groups, self.scope_groups)?;
-        if let MfaMode::Group(id) = &mfa_mode
-            && excluded_groups.contains(id)
-        {
-            // Adding users to a group whose members we must never touch contradicts itself.
-            return Err(invalid(
-                keys.mfa_mode,
-                format!("the MFA group {id} is also an excluded group"),
-            ));
-        }
-        let mut policy = Policy {
-            default_region,
-            mfa_mode,
-            set_sms_default: false,
-            sms_default_always: false,
-            excluded_upns,
-            excluded_groups,
-            scope_groups,
-            include_guests: self.include_guests.unwrap_or(defaults.include_guests),
-            on_number_change,
-            office_fallback: self.office_fallback.unwrap_or(defaults.office_fallback),
-            bootstrap: self.bootstrap.validate(&keys.bootstrap)?,
-        };
-        policy.set_sms_default_mode(sms_default);
-        Ok(policy)
     }
 }
 

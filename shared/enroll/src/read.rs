@@ -4,11 +4,42 @@
 
 use autoenroll_graph::model::USER_SELECT;
 use autoenroll_graph::{GraphClient, GraphError};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
+use crate::bootstrap::{BootstrapStore, CloseReason};
+use crate::delivery::Channel;
 use crate::failure::Cause;
-use crate::plan::{self, Plan, SkipReason, UserView};
+use crate::plan::{self, BootstrapView, Plan, SkipReason, UserView};
 use crate::policy::{MfaMode, Policy};
 use crate::ports::{MemoryStore, StoreError};
+use crate::telephony::{PhoneDelivery, TenantMethods, UserFacts};
+
+mod tenant;
+pub use tenant::{TENANT_METHODS_TTL, TenantMethodsCache, read_tenant_methods};
+
+/// What a read needs besides the user: the moment, the tenant's methods policy (cached by the
+/// caller) and, when bootstrap runs, the bootstrap store.
+#[derive(Clone, Copy)]
+pub struct ReadContext<'a> {
+    pub now: OffsetDateTime,
+    pub tenant: &'a TenantMethods,
+    pub bootstrap: Option<&'a dyn BootstrapStore>,
+}
+
+/// `$select` for the user: [`USER_SELECT`] and `employeeHireDate` (a pass starts on day one).
+const USER_SELECT_BOOTSTRAP: &[&str] = &[
+    "id",
+    "userPrincipalName",
+    "displayName",
+    "mobilePhone",
+    "businessPhones",
+    "accountEnabled",
+    "userType",
+    "onPremisesSyncEnabled",
+    "createdDateTime",
+    "employeeHireDate",
+];
 
 /// The result of reading a user.
 #[derive(Debug, Clone)]
@@ -39,7 +70,8 @@ impl ReadError {
     }
 }
 
-/// Read user `user_id` of `tenant_id` for [`plan::plan`].
+/// Read user `user_id` of `tenant_id` for [`plan::plan`], now, with the tenant's methods policy
+/// unread (telephony by the dates alone) and no bootstrap.
 pub async fn read_view(
     graph: &GraphClient,
     policy: &Policy,
@@ -47,7 +79,31 @@ pub async fn read_view(
     user_id: &str,
     memory: &dyn MemoryStore,
 ) -> Result<ReadView, ReadError> {
-    let user = match graph.users().get(user_id, USER_SELECT).await {
+    let tenant = TenantMethods::unread();
+    let ctx = ReadContext {
+        now: OffsetDateTime::now_utc(),
+        tenant: &tenant,
+        bootstrap: None,
+    };
+    read_view_with(graph, policy, tenant_id, user_id, memory, ctx).await
+}
+
+/// Read user `user_id` of `tenant_id` for [`plan::plan`].
+pub async fn read_view_with(
+    graph: &GraphClient,
+    policy: &Policy,
+    tenant_id: &str,
+    user_id: &str,
+    memory: &dyn MemoryStore,
+    ctx: ReadContext<'_>,
+) -> Result<ReadView, ReadError> {
+    let bootstrap_on = ctx.bootstrap.is_some() && policy.bootstrap_effect().is_on();
+    let select = if bootstrap_on {
+        USER_SELECT_BOOTSTRAP
+    } else {
+        USER_SELECT
+    };
+    let user = match graph.users().get(user_id, select).await {
         Ok(user) => user,
         // Hard-deleted, or soft-deleted (no longer under /users): nothing to do.
         Err(e) if e.is_not_found() => {
@@ -65,12 +121,14 @@ pub async fn read_view(
             user_principal_name: upn,
         });
     }
-    let group_membership = if policy.needs_group_membership() {
+    let tenant_ids = ctx.tenant.membership_ids();
+    let group_membership = if policy.needs_group_membership() || !tenant_ids.is_empty() {
         let mut ids: Vec<String> = policy
             .excluded_groups
             .iter()
             .chain(policy.scope_groups.iter())
             .cloned()
+            .chain(tenant_ids)
             .collect();
         if let MfaMode::Group(g) = &policy.mfa_mode {
             ids.push(g.clone());
@@ -93,7 +151,18 @@ pub async fn read_view(
         sign_in_preferences: None,
         group_membership,
         managed: None,
+        now: ctx.now,
+        phone_delivery: PhoneDelivery::ALL,
+        bootstrap: None,
+        open_bootstrap: None,
     };
+    let facts = UserFacts {
+        user_id: &view.user.id,
+        member_of: &view.group_membership,
+        user_principal_name: view.user.user_principal_name.as_deref(),
+    };
+    view.phone_delivery = ctx.tenant.phone_delivery(policy.telephony, &facts, ctx.now);
+    let tap_policy = ctx.tenant.tap_for(&facts).cloned();
     // The pure decision on the user object alone settles every skip that does not depend on
     // methods; only those users are read further.
     if let Plan::Skip(
@@ -138,5 +207,58 @@ pub async fn read_view(
     view.mfa_state = mfa_state;
     view.sign_in_preferences = sign_in_preferences;
     view.managed = managed;
+    if let (true, Some(store)) = (bootstrap_on, ctx.bootstrap) {
+        read_bootstrap(graph, policy, store, &mut view, tap_policy).await?;
+    }
     Ok(ReadView::View(Box::new(view)))
+}
+
+/// The bootstrap part of the view: the open bootstrap and how the last one ended (store), and
+/// — only for a user who could get a pass (no lasting method) and only when e-mail is a
+/// channel — the manager's mail.
+async fn read_bootstrap(
+    graph: &GraphClient,
+    policy: &Policy,
+    store: &dyn BootstrapStore,
+    view: &mut UserView,
+    tap_policy: Option<crate::telephony::TapConfig>,
+) -> Result<(), ReadError> {
+    let (tenant_id, user_id) = (view.tenant_id.as_str(), view.user.id.as_str());
+    let (open, closed) = tokio::try_join!(
+        store.get(tenant_id, user_id),
+        store.last_closed(tenant_id, user_id)
+    )?;
+    // Passes that reached someone and expired unused count against the re-issues; a pass
+    // replaced because its delivery failed does not (nobody ever held it).
+    let issued = match (&open, &closed) {
+        (Some(o), _) if o.delivered => o.issue_count,
+        (Some(o), _) => o.issue_count.saturating_sub(1),
+        (None, Some(c)) if c.reason == CloseReason::Expired => u32::MAX,
+        _ => 0,
+    };
+    let wants_manager = policy
+        .bootstrap
+        .delivery
+        .is_some_and(|d| d.uses(Channel::ManagerEmail));
+    let manager_mail = if wants_manager && !plan::has_lasting_method(&view.methods) {
+        graph
+            .manager(user_id)
+            .get(&["id", "mail"])
+            .await?
+            .map(|m| m.mail.filter(|m| !m.trim().is_empty()))
+    } else {
+        None
+    };
+    view.bootstrap = Some(BootstrapView {
+        tap_policy,
+        manager_mail,
+        hire_date: view
+            .user
+            .employee_hire_date
+            .as_deref()
+            .and_then(|d| OffsetDateTime::parse(d, &Rfc3339).ok()),
+        issued,
+    });
+    view.open_bootstrap = open;
+    Ok(())
 }

@@ -50,6 +50,9 @@ pub struct User {
     pub on_premises_sync_enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_date_time: Option<String>,
+    /// When the user starts (HR provisioning); returned only when selected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employee_hire_date: Option<String>,
     /// Present on `/users/delta` items for deleted users: `{"reason":"changed"|"deleted"}`.
     #[serde(default, rename = "@removed", skip_serializing_if = "Option::is_none")]
     pub removed: Option<Removed>,

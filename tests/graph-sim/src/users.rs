@@ -39,6 +39,7 @@ pub const KNOWN_PROPERTIES: &[&str] = &[
     "companyName",
     "employeeId",
     "employeeType",
+    "employeeHireDate",
     "officeLocation",
     "streetAddress",
     "city",

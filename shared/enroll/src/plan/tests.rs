@@ -1,9 +1,11 @@
 use super::*;
-use crate::policy::SmsDefault;
+use crate::phone::GraphNumber;
+use crate::policy::{Exclusion, SmsDefault};
 use crate::ports::PendingPhone;
 use autoenroll_graph::model::{Removed, method_ids};
 use serde_json::json;
 
+mod passkey_era;
 mod properties;
 
 pub(super) const TENANT: &str = "84bd8158-6d4d-4958-8b9f-9d6445542f95";
@@ -14,6 +16,8 @@ pub(super) const G_SCOPE: &str = "cccccccc-0000-4000-8000-000000000003";
 pub(super) const A: &str = "+31 612345678";
 pub(super) const B: &str = "+31 687654321";
 pub(super) const FIXED: &str = "+31 201234567";
+/// Before the SMS/voice retirement.
+pub(super) const NOW: OffsetDateTime = time::macros::datetime!(2026-12-05 12:00 UTC);
 
 pub(super) fn policy() -> Policy {
     Policy {
@@ -60,6 +64,47 @@ pub(super) fn authenticator() -> AuthenticationMethod {
 
 pub(super) fn tap() -> AuthenticationMethod {
     method(TAP_METHOD_TYPE, "1a2b3c4d-0000-4000-8000-00000000bbbb")
+}
+
+pub(super) fn passkey() -> AuthenticationMethod {
+    method(
+        "#microsoft.graph.fido2AuthenticationMethod",
+        "-2_GRUg2-HYz6_1YG4YRAQ2",
+    )
+}
+
+/// A pass that can no longer be used.
+pub(super) fn expired_tap() -> AuthenticationMethod {
+    let mut m = method(TAP_METHOD_TYPE, "1a2b3c4d-0000-4000-8000-00000000cccc");
+    m.properties.insert("isUsable".into(), json!(false));
+    m.properties
+        .insert("methodUsabilityReason".into(), json!("Expired"));
+    m
+}
+
+/// A TAP method policy that targets the user: 60–480 minutes, multi-use allowed.
+pub(super) fn tap_policy() -> crate::telephony::TapConfig {
+    crate::telephony::TapConfig {
+        targets: crate::telephony::Targets {
+            enabled: true,
+            include: vec!["all_users".into()],
+            exclude: vec![],
+        },
+        default_lifetime_minutes: 60,
+        minimum_lifetime_minutes: 60,
+        maximum_lifetime_minutes: 480,
+        usable_once: false,
+    }
+}
+
+/// Bootstrap on in `mode`, e-mail to the manager first, then SMS.
+pub(super) fn bootstrap_on(mode: crate::policy::BootstrapMode) -> crate::policy::BootstrapPolicy {
+    crate::policy::BootstrapPolicy {
+        mode: Some(mode),
+        delivery: Some(crate::policy::BootstrapDelivery::ManagerEmailThenSms),
+        email_from: Some("it@contoso.com".into()),
+        ..Default::default()
+    }
 }
 
 pub(super) fn email() -> AuthenticationMethod {
@@ -115,6 +160,10 @@ pub(super) fn view(user: User) -> UserView {
         sign_in_preferences: Some(SignInPreferences::default()),
         group_membership: vec![],
         managed: None,
+        now: NOW,
+        phone_delivery: PhoneDelivery::ALL,
+        bootstrap: None,
+        open_bootstrap: None,
     }
 }
 
@@ -465,9 +514,15 @@ fn cases() -> Vec<Case> {
             want: enroll(vec![mfa(ENABLED)], vec![SkipReason::NoNumber]),
         },
         Case {
-            situation: "no number and only a Temporary Access Pass is skipped",
+            situation: "no number and only a live Temporary Access Pass: MFA raised on the pass",
             policy: p.clone(),
             view: with(view(user(None)), |v| v.methods.push(tap())),
+            want: enroll(vec![mfa(ENABLED)], vec![SkipReason::NoNumber]),
+        },
+        Case {
+            situation: "no number and only an expired Temporary Access Pass is skipped",
+            policy: p.clone(),
+            view: with(view(user(None)), |v| v.methods.push(expired_tap())),
             want: Plan::Skip(SkipReason::NoNumber),
         },
         Case {

@@ -9,6 +9,12 @@
 //! | `bootstrap_ses_configuration_set` / `BOOTSTRAP_SES_CONFIGURATION_SET` | optional SES configuration set (event publishing) |
 //! | `bootstrap_sms_sender_id` / `BOOTSTRAP_SMS_SENDER_ID` | optional alphanumeric sender id (1–11 characters, where the country allows it) |
 //! | `bootstrap_sms_origination_number` / `BOOTSTRAP_SMS_ORIGINATION_NUMBER` | optional E.164 origination number (where a country needs a registered number) |
+//! | `bootstrap_tap_lifetime_minutes` / `BOOTSTRAP_TAP_LIFETIME_MINUTES` | 10–43,200, default 480 (a working day); clamped into the TAP policy's minimum/maximum, which Graph enforces |
+//! | `bootstrap_tap_one_time` / `BOOTSTRAP_TAP_ONE_TIME` | `true` (default): the pass signs in once, enough to register a passkey; `false` asks for multi-use, which a one-time TAP policy overrides |
+//! | `bootstrap_tap_reissues` / `BOOTSTRAP_TAP_REISSUES` | 0–10, default 2: how often a pass that expired unused is replaced before the user is reported `bootstrapExpired` |
+//!
+//! A pass starts at the user's `employeeHireDate` when that lies in the future, at most
+//! [`MAX_START_DELAY_DAYS`] ahead (Graph's limit); otherwise at once.
 //!
 //! The default rule ([`Policy::bootstrap_effect`]): with `bootstrap` unset, bootstrap is
 //! `when-no-usable-method` once a delivery channel is configured and off otherwise — a stack
@@ -30,6 +36,20 @@ pub const ENV_BOOTSTRAP_SES_CONFIGURATION_SET: &str =
 pub const ENV_BOOTSTRAP_SMS_SENDER_ID: &str = "AUTOENROLL_POLICY_BOOTSTRAP_SMS_SENDER_ID";
 pub const ENV_BOOTSTRAP_SMS_ORIGINATION_NUMBER: &str =
     "AUTOENROLL_POLICY_BOOTSTRAP_SMS_ORIGINATION_NUMBER";
+pub const ENV_BOOTSTRAP_TAP_LIFETIME_MINUTES: &str =
+    "AUTOENROLL_POLICY_BOOTSTRAP_TAP_LIFETIME_MINUTES";
+pub const ENV_BOOTSTRAP_TAP_ONE_TIME: &str = "AUTOENROLL_POLICY_BOOTSTRAP_TAP_ONE_TIME";
+pub const ENV_BOOTSTRAP_TAP_REISSUES: &str = "AUTOENROLL_POLICY_BOOTSTRAP_TAP_REISSUES";
+
+/// Default pass lifetime: a working day, so a manager who reads the mail in the afternoon
+/// still hands over a live pass.
+pub const DEFAULT_TAP_LIFETIME_MINUTES: u32 = 480;
+/// Graph's bounds for `lifetimeInMinutes` (PASSKEY-ERA.md §3).
+pub const TAP_LIFETIME_BOUNDS: std::ops::RangeInclusive<u32> = 10..=43_200;
+pub const DEFAULT_TAP_REISSUES: u32 = 2;
+const MAX_TAP_REISSUES: u32 = 10;
+/// How far ahead a pass may start (at the hire date).
+pub const MAX_START_DELAY_DAYS: i64 = 30;
 
 /// When a new user gets a Temporary Access Pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -129,6 +149,7 @@ pub struct BootstrapPolicy {
     pub sms_sender_id: Option<String>,
     /// SNS `AWS.MM.SMS.OriginationNumber` (E.164).
     pub sms_origination_number: Option<String>,
+    pub tap: TapSettings,
 }
 
 /// Whether bootstrap runs, and if not, why (for `doctor` and the summary).
@@ -188,6 +209,27 @@ pub(super) struct RawBootstrap {
     pub ses_configuration_set: Option<String>,
     pub sms_sender_id: Option<String>,
     pub sms_origination_number: Option<String>,
+    pub tap_lifetime_minutes: Option<String>,
+    pub tap_one_time: Option<String>,
+    pub tap_reissues: Option<String>,
+}
+
+/// The pass itself: lifetime, one-time use, re-issues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TapSettings {
+    pub lifetime_minutes: u32,
+    pub one_time: bool,
+    pub reissues: u32,
+}
+
+impl Default for TapSettings {
+    fn default() -> Self {
+        TapSettings {
+            lifetime_minutes: DEFAULT_TAP_LIFETIME_MINUTES,
+            one_time: true,
+            reissues: DEFAULT_TAP_REISSUES,
+        }
+    }
 }
 
 /// Key names where the settings came from (environment variable or TOML key).
@@ -198,6 +240,9 @@ pub(super) struct BootstrapKeys {
     ses_configuration_set: &'static str,
     sms_sender_id: &'static str,
     sms_origination_number: &'static str,
+    tap_lifetime_minutes: &'static str,
+    tap_one_time: &'static str,
+    tap_reissues: &'static str,
 }
 
 impl BootstrapKeys {
@@ -208,6 +253,9 @@ impl BootstrapKeys {
         ses_configuration_set: ENV_BOOTSTRAP_SES_CONFIGURATION_SET,
         sms_sender_id: ENV_BOOTSTRAP_SMS_SENDER_ID,
         sms_origination_number: ENV_BOOTSTRAP_SMS_ORIGINATION_NUMBER,
+        tap_lifetime_minutes: ENV_BOOTSTRAP_TAP_LIFETIME_MINUTES,
+        tap_one_time: ENV_BOOTSTRAP_TAP_ONE_TIME,
+        tap_reissues: ENV_BOOTSTRAP_TAP_REISSUES,
     };
     pub(super) const TOML: BootstrapKeys = BootstrapKeys {
         mode: "bootstrap",
@@ -216,6 +264,9 @@ impl BootstrapKeys {
         ses_configuration_set: "bootstrap_ses_configuration_set",
         sms_sender_id: "bootstrap_sms_sender_id",
         sms_origination_number: "bootstrap_sms_origination_number",
+        tap_lifetime_minutes: "bootstrap_tap_lifetime_minutes",
+        tap_one_time: "bootstrap_tap_one_time",
+        tap_reissues: "bootstrap_tap_reissues",
     };
 }
 
@@ -229,6 +280,9 @@ impl RawBootstrap {
             ses_configuration_set: get(ENV_BOOTSTRAP_SES_CONFIGURATION_SET),
             sms_sender_id: get(ENV_BOOTSTRAP_SMS_SENDER_ID),
             sms_origination_number: get(ENV_BOOTSTRAP_SMS_ORIGINATION_NUMBER),
+            tap_lifetime_minutes: get(ENV_BOOTSTRAP_TAP_LIFETIME_MINUTES),
+            tap_one_time: get(ENV_BOOTSTRAP_TAP_ONE_TIME),
+            tap_reissues: get(ENV_BOOTSTRAP_TAP_REISSUES),
         }
     }
 
@@ -261,6 +315,43 @@ impl RawBootstrap {
             .map(|n| check_origination_number(&n).map(|()| n))
             .transpose()
             .map_err(|e| invalid(keys.sms_origination_number, e))?;
+        let number = |key: &str, v: Option<String>, range: std::ops::RangeInclusive<u32>| {
+            trimmed(v)
+                .map(|s| match s.parse::<u32>() {
+                    Ok(n) if range.contains(&n) => Ok(n),
+                    _ => Err(invalid(
+                        key,
+                        format!(
+                            "`{s}` is not a whole number from {} to {}",
+                            range.start(),
+                            range.end()
+                        ),
+                    )),
+                })
+                .transpose()
+        };
+        let defaults = TapSettings::default();
+        let tap = TapSettings {
+            lifetime_minutes: number(
+                keys.tap_lifetime_minutes,
+                self.tap_lifetime_minutes,
+                TAP_LIFETIME_BOUNDS,
+            )?
+            .unwrap_or(defaults.lifetime_minutes),
+            one_time: trimmed(self.tap_one_time)
+                .map(|s| match s.to_ascii_lowercase().as_str() {
+                    "true" => Ok(true),
+                    "false" => Ok(false),
+                    _ => Err(invalid(
+                        keys.tap_one_time,
+                        format!("`{s}` is not true or false"),
+                    )),
+                })
+                .transpose()?
+                .unwrap_or(defaults.one_time),
+            reissues: number(keys.tap_reissues, self.tap_reissues, 0..=MAX_TAP_REISSUES)?
+                .unwrap_or(defaults.reissues),
+        };
         match (mode, delivery) {
             (Some(m), None) if m != BootstrapMode::Off => {
                 return Err(invalid(
@@ -293,6 +384,7 @@ impl RawBootstrap {
             ses_configuration_set,
             sms_sender_id,
             sms_origination_number,
+            tap,
         })
     }
 }

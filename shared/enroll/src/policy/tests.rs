@@ -68,8 +68,20 @@ fn env_var_list_is_exactly_the_architecture_table() {
     let mut names = ENV_VARS.to_vec();
     names.sort_unstable();
     names.dedup();
-    assert_eq!(names.len(), 15);
+    assert_eq!(names.len(), ENV_VARS.len(), "no name twice");
     assert!(names.iter().all(|n| n.starts_with("AUTOENROLL_POLICY_")));
+    let architecture = include_str!("../../../../ARCHITECTURE.md");
+    let table: Vec<&str> = architecture
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `AUTOENROLL_POLICY_"))
+        .filter_map(|l| l.split('`').next())
+        .collect();
+    let mut documented: Vec<String> = table
+        .iter()
+        .map(|n| format!("AUTOENROLL_POLICY_{n}"))
+        .collect();
+    documented.sort_unstable();
+    assert_eq!(names, documented);
 }
 
 #[test]
@@ -238,4 +250,56 @@ fn scope_is_everyone_without_scope_groups() {
     let scoped = from_vars(&[(ENV_SCOPE_GROUPS, GROUP_B)]).unwrap();
     assert!(!scoped.in_scope(&[GROUP_A.to_owned()]));
     assert!(scoped.in_scope(&[GROUP_B.to_uppercase()]));
+}
+
+#[test]
+fn telephony_and_pass_settings_from_env_and_file_with_errors_naming_the_key() {
+    let p = from_vars(&[
+        (ENV_TELEPHONY, "unavailable"),
+        (ENV_BOOTSTRAP_TAP_LIFETIME_MINUTES, "120"),
+        (ENV_BOOTSTRAP_TAP_ONE_TIME, "false"),
+        (ENV_BOOTSTRAP_TAP_REISSUES, "0"),
+    ])
+    .unwrap();
+    assert_eq!(p.telephony, crate::telephony::TelephonySetting::Unavailable);
+    assert_eq!(
+        p.bootstrap.tap,
+        TapSettings {
+            lifetime_minutes: 120,
+            one_time: false,
+            reissues: 0
+        }
+    );
+    let d = Policy::default();
+    assert_eq!(d.telephony, crate::telephony::TelephonySetting::Auto);
+    assert_eq!(
+        d.bootstrap.tap.lifetime_minutes,
+        DEFAULT_TAP_LIFETIME_MINUTES
+    );
+    assert!(d.bootstrap.tap.one_time);
+    for (key, value) in [
+        (ENV_TELEPHONY, "sometimes"),
+        (ENV_BOOTSTRAP_TAP_LIFETIME_MINUTES, "5"),
+        (ENV_BOOTSTRAP_TAP_LIFETIME_MINUTES, "50000"),
+        (ENV_BOOTSTRAP_TAP_ONE_TIME, "yes"),
+        (ENV_BOOTSTRAP_TAP_REISSUES, "11"),
+    ] {
+        match from_vars(&[(key, value)]) {
+            Err(PolicyError::Invalid { key: k, .. }) => assert_eq!(k, key),
+            other => panic!("{key}={value}: {other:?}"),
+        }
+    }
+    let file = Policy::from_toml_str(
+        "telephony = \"available\"\nbootstrap_tap_lifetime_minutes = 60\nbootstrap_tap_one_time = true\nbootstrap_tap_reissues = 3\n",
+    )
+    .unwrap();
+    assert_eq!(
+        file.telephony,
+        crate::telephony::TelephonySetting::Available
+    );
+    assert_eq!(file.bootstrap.tap.reissues, 3);
+    match Policy::from_toml_str("bootstrap_tap_reissues = 99\n") {
+        Err(PolicyError::Invalid { key, .. }) => assert_eq!(key, "bootstrap_tap_reissues"),
+        other => panic!("{other:?}"),
+    }
 }

@@ -64,6 +64,7 @@ fn generate(rng: &mut Rng) -> (Policy, UserView) {
             NumberChangePolicy::ReportOnly,
         ]),
         office_fallback: rng.chance(2),
+        telephony: Default::default(),
         bootstrap: Default::default(),
         sms_default_always: false,
     };
@@ -144,6 +145,40 @@ fn generate(rng: &mut Rng) -> (Policy, UserView) {
             v.group_membership.push(g.to_owned());
         }
     }
+    v.phone_delivery = rng.pick(&[
+        PhoneDelivery::ALL,
+        PhoneDelivery::ALL,
+        PhoneDelivery::NONE,
+        PhoneDelivery::NONE,
+        PhoneDelivery {
+            sms: false,
+            voice: true,
+        },
+    ]);
+    match rng.next() % 6 {
+        0 => v.methods.push(passkey()),
+        1 => v.methods.push(expired_tap()),
+        _ => {}
+    }
+    if rng.chance(2) {
+        policy.bootstrap = bootstrap_on(rng.pick(&[
+            crate::policy::BootstrapMode::WhenNoUsableMethod,
+            crate::policy::BootstrapMode::WhenNoUsableMethod,
+            crate::policy::BootstrapMode::AlwaysForNewUsers,
+        ]));
+        v.user.created_date_time = rng.pick(&[None, Some("2026-12-01T09:00:00Z".to_owned())]);
+        v.bootstrap = Some(BootstrapView {
+            tap_policy: rng.pick(&[Some(tap_policy()), Some(tap_policy()), None]),
+            manager_mail: rng.pick(&[
+                None,
+                Some(None),
+                Some(Some("petra@contoso.com".to_owned())),
+                Some(Some("petra@contoso.com".to_owned())),
+            ]),
+            hire_date: rng.pick(&[None, Some(NOW + time::Duration::days(3))]),
+            issued: rng.pick(&[0, 0, 1, 5]),
+        });
+    }
     (policy, v)
 }
 
@@ -187,6 +222,7 @@ fn apply_to_model(view: &UserView, actions: &[Action]) -> UserView {
             }
             Action::SetPerUserMfa { state } => v.mfa_state = Some(*state),
             Action::AddToGroup { group_id } => v.group_membership.push(group_id.clone()),
+            Action::IssueTap { .. } => v.methods.push(tap()),
         }
     }
     v
@@ -201,10 +237,13 @@ fn existing(view: &UserView, t: PhoneType) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A lasting method, or a phone Entra delivers to (any phone by voice, a mobile by SMS).
 fn usable_before(view: &UserView) -> bool {
-    view.methods
-        .iter()
-        .any(|m| m.is_strong() && m.odata_type != TAP_METHOD_TYPE)
+    let d = view.phone_delivery;
+    has_lasting_method(&view.methods)
+        || view.methods.iter().any(|m| {
+            m.odata_type == PHONE_METHOD_TYPE && (d.voice || (d.sms && m.id == method_ids::MOBILE))
+        })
 }
 
 fn check(policy: &Policy, view: &UserView) -> Result<(), String> {
@@ -219,10 +258,45 @@ fn check(policy: &Policy, view: &UserView) -> Result<(), String> {
     {
         return Err(format!("excluded user planned {got:?}"));
     }
-    // MFA only with a usable method (before, or added by this very plan).
-    let adds_phone = actions.iter().any(Action::is_phone_write);
-    if actions.iter().any(Action::enables_mfa) && !usable_before(view) && !adds_phone {
+    // MFA only with a usable method (before, or a delivered phone added by this very plan), or
+    // a pass that is (or by then will be) in the right hands — never on an undeliverable phone.
+    let adds_delivered_phone =
+        actions.iter().any(Action::is_phone_write) && view.phone_delivery.any();
+    let issues_tap = actions.iter().any(|a| matches!(a, Action::IssueTap { .. }));
+    if actions.iter().any(Action::enables_mfa)
+        && !usable_before(view)
+        && !adds_delivered_phone
+        && !issues_tap
+        && !has_pending_tap(view)
+    {
         return Err(format!("MFA without a usable method: {got:?}"));
+    }
+    // Never a pass for a user with a lasting method, or for one whose phone works (unless the
+    // policy hands one to every new user), or while a pass is pending; never two.
+    if issues_tap {
+        if has_lasting_method(&view.methods) {
+            return Err(format!("TAP for a user with a lasting method: {got:?}"));
+        }
+        if has_pending_tap(view) {
+            return Err(format!("second TAP while one is pending: {got:?}"));
+        }
+        let always = matches!(
+            policy.bootstrap_effect(),
+            crate::policy::BootstrapEffect::On {
+                mode: crate::policy::BootstrapMode::AlwaysForNewUsers,
+                ..
+            }
+        );
+        if usable_before(view) && !always {
+            return Err(format!("TAP for a user whose phone works: {got:?}"));
+        }
+        let taps = actions
+            .iter()
+            .filter(|a| matches!(a, Action::IssueTap { .. }))
+            .count();
+        if taps > 1 {
+            return Err(format!("{taps} passes in one plan: {got:?}"));
+        }
     }
     // A phone the user registered is never changed; nothing is ever added over a phone.
     let mobile = existing(view, PhoneType::Mobile);
@@ -317,8 +391,9 @@ fn check(policy: &Policy, view: &UserView) -> Result<(), String> {
         Action::AddMobile { .. }
         | Action::UpdateManagedMobile { .. }
         | Action::AddOffice { .. } => 0,
-        Action::SetSmsPreferred => 1,
-        Action::SetPerUserMfa { .. } | Action::AddToGroup { .. } => 2,
+        Action::IssueTap { .. } => 1,
+        Action::SetSmsPreferred => 2,
+        Action::SetPerUserMfa { .. } | Action::AddToGroup { .. } => 3,
     };
     if actions.windows(2).any(|w| rank(&w[0]) > rank(&w[1])) {
         return Err(format!("unsafe order: {got:?}"));
@@ -355,6 +430,6 @@ fn invariants_hold_for_generated_users_and_policies() {
         }
     }
     // The generator must reach every kind of action and most reasons, or it proves little.
-    assert_eq!(covered_actions.len(), 6, "{covered_actions:?}");
+    assert_eq!(covered_actions.len(), 7, "{covered_actions:?}");
     assert!(covered_reasons.len() >= 11, "{covered_reasons:?}");
 }
