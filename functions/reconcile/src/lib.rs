@@ -18,9 +18,11 @@ use autoenroll_graph::{GraphClient, GraphError};
 use aws_config::SdkConfig;
 
 pub mod follow_up;
+pub mod lease;
 mod sweep;
 
 pub use follow_up::{FollowUp, FollowUpError, FollowUpReport};
+pub use lease::RunLease;
 pub use sweep::{Reconciler, SweepError, SweepFailure, SweepReport, dedup_key};
 
 /// The variables this function reads itself, besides the policy's.
@@ -62,6 +64,7 @@ pub const PAGE_GRACE: Duration = Duration::from_secs(30);
 pub struct ReconcileFunction<L, Q> {
     reconciler: Reconciler<L, Q>,
     follow_up: Option<FollowUp>,
+    lease: Option<RunLease>,
 }
 
 impl<L: DeltaLinkStore, Q: EnrollQueue> ReconcileFunction<L, Q> {
@@ -69,7 +72,15 @@ impl<L: DeltaLinkStore, Q: EnrollQueue> ReconcileFunction<L, Q> {
         Self {
             reconciler,
             follow_up: None,
+            lease: None,
         }
+    }
+
+    /// Runs only while holding the reconcile lease ([`lease`]); a run that finds it held
+    /// exits at once.
+    pub fn with_lease(mut self, lease: RunLease) -> Self {
+        self.lease = Some(lease);
+        self
     }
 
     /// Also re-check open bootstraps on every run ([`follow_up`]).
@@ -109,12 +120,49 @@ impl<L: DeltaLinkStore, Q: EnrollQueue> ReconcileFunction<L, Q> {
     /// run a minute later carries on, so one blip does not raise the failed-invocation alarm.
     /// Anything else (a permission missing, a bad configuration) fails the invocation.
     pub async fn handle(&self, lambda_deadline: SystemTime) -> Result<SweepReport, SweepFailure> {
+        let Some(lease) = &self.lease else {
+            return self.sweep_until(lambda_deadline).await;
+        };
+        let held = match lease.take(lambda_deadline).await {
+            Ok(Some(held)) => held,
+            Ok(None) => {
+                return Ok(SweepReport {
+                    lease_held_elsewhere: true,
+                    ..SweepReport::default()
+                });
+            }
+            Err(error) => {
+                let failure = SweepFailure {
+                    error: error.into(),
+                    partial: SweepReport::default(),
+                };
+                return self.settle(Err(failure));
+            }
+        };
+        let result = self.sweep_until(lambda_deadline).await;
+        lease.release(held).await;
+        result
+    }
+
+    async fn sweep_until(&self, lambda_deadline: SystemTime) -> Result<SweepReport, SweepFailure> {
         let remaining = lambda_deadline
             .duration_since(SystemTime::now())
             .unwrap_or_default();
         let deadline = tokio::time::Instant::now() + remaining.saturating_sub(DEADLINE_RESERVE);
         let grace = PAGE_GRACE.min(remaining.saturating_sub(DEADLINE_RESERVE / 2));
-        match self.reconciler.sweep(deadline, grace).await {
+        self.settle(self.reconciler.sweep(deadline, grace).await)
+    }
+
+    /// Logs a run's end; a transient failure ends the run normally.
+    #[expect(
+        clippy::result_large_err,
+        reason = "passes the sweep's own result through, as `handle` returns it"
+    )]
+    fn settle(
+        &self,
+        result: Result<SweepReport, SweepFailure>,
+    ) -> Result<SweepReport, SweepFailure> {
+        match result {
             Ok(report) => {
                 log_report(&report);
                 Ok(report)
@@ -152,6 +200,7 @@ fn log_report(report: &SweepReport) {
         restarted = report.restarted,
         round_finished = report.round_finished,
         stopped_for_time = report.stopped_for_time,
+        superseded = report.superseded,
         "sweep done"
     );
 }
@@ -190,6 +239,7 @@ pub async fn from_env(
         Arc::new(queue.clone()),
         settings.tenant_id.clone(),
     );
+    let lease = RunLease::new(Arc::new(links.clone()));
     Ok(ReconcileFunction::new(Reconciler::new(
         graph,
         Arc::new(policy),
@@ -197,5 +247,6 @@ pub async fn from_env(
         links,
         queue,
     ))
-    .with_follow_up(follow_up))
+    .with_follow_up(follow_up)
+    .with_lease(lease))
 }

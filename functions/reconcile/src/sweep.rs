@@ -85,6 +85,10 @@ pub struct SweepReport {
     pub round_finished: bool,
     /// The time budget ran out; the next run continues from the stored nextLink.
     pub stopped_for_time: bool,
+    /// Another run stored a newer link meanwhile; this run stopped and left it.
+    pub superseded: bool,
+    /// Another run held the reconcile lease; this run did nothing.
+    pub lease_held_elsewhere: bool,
 }
 
 /// The sweep and what it needs. Generic over the link store and the queue (DynamoDB and SQS
@@ -154,33 +158,50 @@ impl<L: DeltaLinkStore, Q: EnrollQueue> Reconciler<L, Q> {
         page_grace: std::time::Duration,
         report: &mut SweepReport,
     ) -> Result<(), SweepError> {
-        let stored = self.links.get_delta_link().await?;
+        let mut stored = self.links.get_delta_link().await?;
         report.full_walk = stored.is_none();
-        let mut start = match stored {
-            Some(link) => DeltaStart::Link(link),
+        let mut start = match &stored {
+            Some(link) => DeltaStart::Link(link.clone()),
             None => DeltaStart::initial(USER_SELECT),
         };
         loop {
-            match self.walk(&start, deadline, page_grace, report).await {
+            let walked = self
+                .walk(&start, &mut stored, deadline, page_grace, report)
+                .await;
+            match walked {
                 Err(SweepError::Graph(e)) if e.is_delta_token_expired() && !report.restarted => {
                     // Expired (or unknown) link: start over with a full walk, once per run.
                     tracing::warn!(
                         code = e.code.as_deref(),
                         "delta link expired; starting a full walk"
                     );
-                    self.links.clear_delta_link().await?;
+                    if let Some(expired) = stored.take() {
+                        self.links.clear_delta_link(&expired).await?;
+                    }
                     report.restarted = true;
                     report.full_walk = true;
                     start = DeltaStart::initial(USER_SELECT);
+                }
+                Err(SweepError::Store(StoreError::Conflict)) => {
+                    // Another run stored a newer link than the one this run continued from:
+                    // it is ahead, so this one stops without touching it.
+                    tracing::warn!(
+                        "the delta link moved on under this run; leaving it to the newer run"
+                    );
+                    report.superseded = true;
+                    return Ok(());
                 }
                 other => return other,
             }
         }
     }
 
+    /// Reads pages from `start`; `stored` is the link in the store, which each page's link
+    /// replaces only if it is still that one.
     async fn walk(
         &self,
         start: &DeltaStart,
+        stored: &mut Option<String>,
         deadline: Instant,
         page_grace: std::time::Duration,
         report: &mut SweepReport,
@@ -216,9 +237,9 @@ impl<L: DeltaLinkStore, Q: EnrollQueue> Reconciler<L, Q> {
                 report.enqueued += requests.len();
             }
             match (&page.next_link, &page.delta_link) {
-                (Some(next), _) => self.links.put_delta_link(next).await?,
+                (Some(next), _) => self.store_link(stored, next).await?,
                 (None, Some(delta)) => {
-                    self.links.put_delta_link(delta).await?;
+                    self.store_link(stored, delta).await?;
                     report.round_finished = true;
                     return Ok(());
                 }
@@ -228,6 +249,12 @@ impl<L: DeltaLinkStore, Q: EnrollQueue> Reconciler<L, Q> {
                 }
             }
         }
+    }
+
+    async fn store_link(&self, stored: &mut Option<String>, link: &str) -> Result<(), SweepError> {
+        self.links.put_delta_link(stored.as_deref(), link).await?;
+        *stored = Some(link.to_owned());
+        Ok(())
     }
 
     /// The page's users as enroll requests (one per user even if delta repeats a user).

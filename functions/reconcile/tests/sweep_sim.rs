@@ -227,14 +227,14 @@ impl DeltaLinkStore for FirstPutFails {
     async fn get_delta_link(&self) -> Result<Option<String>, StoreError> {
         self.inner.get_delta_link().await
     }
-    async fn put_delta_link(&self, link: &str) -> Result<(), StoreError> {
+    async fn put_delta_link(&self, expected: Option<&str>, link: &str) -> Result<(), StoreError> {
         if self.puts.fetch_add(1, Ordering::SeqCst) == 0 {
             return Err(StoreError::Unavailable("simulated outage".into()));
         }
-        self.inner.put_delta_link(link).await
+        self.inner.put_delta_link(expected, link).await
     }
-    async fn clear_delta_link(&self) -> Result<(), StoreError> {
-        self.inner.clear_delta_link().await
+    async fn clear_delta_link(&self, expected: &str) -> Result<(), StoreError> {
+        self.inner.clear_delta_link(expected).await
     }
 }
 

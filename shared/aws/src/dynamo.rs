@@ -6,13 +6,16 @@
 //! | audit record     | `AUDIT#{userId}`  | `{at}#{uuid}` | `userId`, `upn`?, `at`, `outcome`, `actions` (L), `reasons` (L), `maskedNumber`?, `trigger`? (S, JSON), `ttl` (N) |
 //! | delta link       | `DELTA`           | `users`       | `link`, `updatedAt` |
 //! | subscription     | `SUBSCRIPTION`    | `users`       | `subscriptionId`, `expiration`, `expiresAt` (N), `notificationUrl`, `clientStateVersion`?, `updatedAt` |
+//! | run lease        | `LEASE`           | `{name}`      | `holder`, `expiresAt` (N, epoch ms) |
 //!
 //! - A user's audit trail is one partition, newest last (`Query pk = AUDIT#id`).
 //! - `ttl` (epoch seconds) is the table's TimeToLive attribute: audit records expire after
 //!   [`DEFAULT_AUDIT_RETENTION`] (DynamoDB deletes expired items within days, free of charge:
 //!   <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/TTL.html>).
 //! - The managed phone is written conditionally on `version` (optimistic concurrency); the
-//!   subscription record never moves a subscription's expiry backwards.
+//!   subscription record never moves a subscription's expiry backwards; the delta link is
+//!   replaced only if it is still the one the writer started from; a lease is taken only if
+//!   free or expired.
 //! - No phone number is stored in clear: a per-tenant hash, the last two digits, the masked form.
 //!
 //! The table has no sort-key-only access pattern and no index; on-demand billing.
@@ -31,6 +34,7 @@ use time::format_description::well_known::Rfc3339;
 
 mod audit;
 mod item;
+mod lease;
 mod links;
 mod phone;
 
@@ -49,6 +53,31 @@ pub(crate) const PK: &str = "pk";
 pub(crate) const SK: &str = "sk";
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// An operation error that can say "the condition expression was false".
+pub(crate) trait ConditionalError {
+    fn is_condition_failed(&self) -> bool;
+}
+
+impl ConditionalError for aws_sdk_dynamodb::operation::put_item::PutItemError {
+    fn is_condition_failed(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+}
+
+impl ConditionalError for aws_sdk_dynamodb::operation::delete_item::DeleteItemError {
+    fn is_condition_failed(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+}
+
+/// Whether a conditional write lost (its condition was false), as opposed to failing.
+pub(crate) fn conditional_check_failed<E: ConditionalError>(
+    err: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> bool {
+    err.as_service_error()
+        .is_some_and(ConditionalError::is_condition_failed)
+}
 
 /// The DynamoDB adapter for every store port.
 #[derive(Debug, Clone)]

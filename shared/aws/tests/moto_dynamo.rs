@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use autoenroll_aws::dynamo::{DEFAULT_AUDIT_RETENTION, DynamoStore, TTL_ATTRIBUTE, ensure_table};
 use autoenroll_core::failure::Disposition;
 use autoenroll_core::ports::{
-    AuditOutcome, AuditRecord, AuditSink, DeltaLinkStore, ManagedPhone, MemoryStore, PendingPhone,
-    StoreError, SubscriptionRecord, SubscriptionStore, Trigger,
+    AuditOutcome, AuditRecord, AuditSink, DeltaLinkStore, LeaseGrant, LeaseStore, ManagedPhone,
+    MemoryStore, PendingPhone, StoreError, SubscriptionRecord, SubscriptionStore, Trigger,
 };
 use autoenroll_graph::model::PhoneType;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -201,16 +201,81 @@ async fn delta_link_round_trips_and_clears() {
     let (store, _) = store().await;
     assert_eq!(store.get_delta_link().await.unwrap(), None);
     let link = "https://graph.microsoft.com/v1.0/users/delta?$deltatoken=abc";
-    store.put_delta_link(link).await.unwrap();
+    store.put_delta_link(None, link).await.unwrap();
     assert_eq!(store.get_delta_link().await.unwrap().as_deref(), Some(link));
     let newer = "https://graph.microsoft.com/v1.0/users/delta?$deltatoken=def";
-    store.put_delta_link(newer).await.unwrap();
+    store.put_delta_link(Some(link), newer).await.unwrap();
     assert_eq!(
         store.get_delta_link().await.unwrap().as_deref(),
         Some(newer)
     );
-    store.clear_delta_link().await.unwrap();
+    store.clear_delta_link(newer).await.unwrap();
     assert_eq!(store.get_delta_link().await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_stale_run_cannot_overwrite_or_clear_a_newer_delta_link() {
+    let (store, _) = store().await;
+    let old = "https://graph.microsoft.com/v1.0/users/delta?$skiptoken=1";
+    let newer = "https://graph.microsoft.com/v1.0/users/delta?$deltatoken=2";
+    store.put_delta_link(None, old).await.unwrap();
+    // Two runs started from `old`; the first stores its next link.
+    store.put_delta_link(Some(old), newer).await.unwrap();
+    // The second, stale, may not replace it, nor write as if nothing were stored, nor clear it.
+    let stale = store
+        .put_delta_link(
+            Some(old),
+            "https://graph.microsoft.com/v1.0/users/delta?$skiptoken=0",
+        )
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
+    let fresh = store.put_delta_link(None, old).await;
+    assert!(matches!(fresh, Err(StoreError::Conflict)), "{fresh:?}");
+    let cleared = store.clear_delta_link(old).await;
+    assert!(matches!(cleared, Err(StoreError::Conflict)), "{cleared:?}");
+    assert_eq!(
+        store.get_delta_link().await.unwrap().as_deref(),
+        Some(newer)
+    );
+}
+
+#[tokio::test]
+async fn a_run_lease_is_exclusive_until_it_expires_or_is_released() {
+    let (store, _) = store().await;
+    let granted = |g: Result<LeaseGrant, StoreError>| matches!(g, Ok(LeaseGrant::Granted));
+    assert!(granted(store.acquire("reconcile", "a", 1_000, 5_000).await));
+    match store.acquire("reconcile", "b", 2_000, 6_000).await {
+        Ok(LeaseGrant::HeldElsewhere {
+            holder,
+            expires_at_ms,
+        }) => assert_eq!((holder.as_str(), expires_at_ms), ("a", 5_000)),
+        other => panic!("expected the lease held by a, got {other:?}"),
+    }
+    // The holder may renew; another name is independent.
+    assert!(granted(store.acquire("reconcile", "a", 2_000, 7_000).await));
+    assert!(granted(store.acquire("other", "b", 2_000, 6_000).await));
+    // Expired: the next run takes it, and the old holder's release leaves the new lease alone.
+    assert!(granted(store.acquire("reconcile", "b", 7_000, 9_000).await));
+    store.release("reconcile", "a").await.unwrap();
+    assert!(!granted(
+        store.acquire("reconcile", "c", 8_000, 9_500).await
+    ));
+    store.release("reconcile", "b").await.unwrap();
+    assert!(granted(store.acquire("reconcile", "c", 8_000, 9_500).await));
+}
+
+#[tokio::test]
+async fn of_two_runs_starting_together_exactly_one_gets_the_lease() {
+    let (store, _) = store().await;
+    let (a, b) = tokio::join!(
+        store.acquire("reconcile", "a", 1_000, 60_000),
+        store.acquire("reconcile", "b", 1_000, 60_000)
+    );
+    let winners = [a.unwrap(), b.unwrap()]
+        .iter()
+        .filter(|g| **g == LeaseGrant::Granted)
+        .count();
+    assert_eq!(winners, 1);
 }
 
 fn subscription(id: &str, expiration: &str) -> SubscriptionRecord {

@@ -15,6 +15,10 @@ use crate::ports::{
     SubscriptionRecord, SubscriptionStore,
 };
 
+mod lease;
+
+pub use lease::InMemoryLeaseStore;
+
 /// Switch shared by a store and its clones: while on, every call fails with
 /// `StoreError::Unavailable` (a retryable error, like a throttled DynamoDB).
 #[derive(Debug, Clone, Default)]
@@ -141,15 +145,23 @@ impl DeltaLinkStore for InMemoryDeltaLinkStore {
         Ok(self.link.lock().clone())
     }
 
-    async fn put_delta_link(&self, link: &str) -> Result<(), StoreError> {
+    async fn put_delta_link(&self, expected: Option<&str>, link: &str) -> Result<(), StoreError> {
         self.outage.check("delta link store")?;
-        *self.link.lock() = Some(link.to_owned());
+        let mut stored = self.link.lock();
+        if stored.as_deref() != expected {
+            return Err(StoreError::Conflict);
+        }
+        *stored = Some(link.to_owned());
         Ok(())
     }
 
-    async fn clear_delta_link(&self) -> Result<(), StoreError> {
+    async fn clear_delta_link(&self, expected: &str) -> Result<(), StoreError> {
         self.outage.check("delta link store")?;
-        *self.link.lock() = None;
+        let mut stored = self.link.lock();
+        if stored.as_deref() != Some(expected) {
+            return Err(StoreError::Conflict);
+        }
+        *stored = None;
         Ok(())
     }
 }
@@ -414,20 +426,37 @@ mod tests {
     async fn delta_link_is_stored_replaced_and_cleared() {
         let store = InMemoryDeltaLinkStore::new();
         assert_eq!(store.get_delta_link().await.unwrap(), None);
-        store
-            .put_delta_link("https://x/delta?token=1")
-            .await
-            .unwrap();
-        store
-            .put_delta_link("https://x/delta?token=2")
-            .await
-            .unwrap();
+        let (one, two) = ("https://x/delta?token=1", "https://x/delta?token=2");
+        store.put_delta_link(None, one).await.unwrap();
+        store.put_delta_link(Some(one), two).await.unwrap();
+        assert_eq!(store.get_delta_link().await.unwrap().as_deref(), Some(two));
+        store.clear_delta_link(two).await.unwrap();
+        assert_eq!(store.get_delta_link().await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_stale_writer_cannot_replace_or_clear_a_newer_delta_link() {
+        let store = InMemoryDeltaLinkStore::new();
+        let (old, newer) = ("https://x/delta?token=1", "https://x/delta?token=2");
+        store.put_delta_link(None, old).await.unwrap();
+        store.put_delta_link(Some(old), newer).await.unwrap();
+        // A run that started from `old` (or from nothing) lost the race.
+        let stale = store
+            .put_delta_link(Some(old), "https://x/delta?token=0")
+            .await;
+        assert!(matches!(stale, Err(StoreError::Conflict)));
+        assert!(matches!(
+            store.put_delta_link(None, old).await,
+            Err(StoreError::Conflict)
+        ));
+        assert!(matches!(
+            store.clear_delta_link(old).await,
+            Err(StoreError::Conflict)
+        ));
         assert_eq!(
             store.get_delta_link().await.unwrap().as_deref(),
-            Some("https://x/delta?token=2")
+            Some(newer)
         );
-        store.clear_delta_link().await.unwrap();
-        assert_eq!(store.get_delta_link().await.unwrap(), None);
     }
 
     #[tokio::test]

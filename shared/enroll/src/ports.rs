@@ -192,12 +192,47 @@ pub trait EnrollQueue: Send + Sync {
     async fn send_batch(&self, requests: &[EnrollRequest]) -> Result<(), QueueError>;
 }
 
-/// Where the `/users/delta` sweep keeps its place.
+/// Where the `/users/delta` sweep keeps its place. Writes are conditional on the link the
+/// writer last saw, so a run that started from link L only ever replaces L: a stale run (one
+/// that outlived its lease) cannot overwrite a newer link and send the sweep backwards.
 #[async_trait]
 pub trait DeltaLinkStore: Send + Sync {
     async fn get_delta_link(&self) -> Result<Option<String>, StoreError>;
-    async fn put_delta_link(&self, link: &str) -> Result<(), StoreError>;
-    async fn clear_delta_link(&self) -> Result<(), StoreError>;
+    /// Stores `link` if the stored link is still `expected` (`None`: no link stored);
+    /// otherwise [`StoreError::Conflict`] and nothing changes.
+    async fn put_delta_link(&self, expected: Option<&str>, link: &str) -> Result<(), StoreError>;
+    /// Removes the link if it is still `expected`; otherwise [`StoreError::Conflict`].
+    async fn clear_delta_link(&self, expected: &str) -> Result<(), StoreError>;
+}
+
+/// What taking a lease gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseGrant {
+    /// The caller holds the lease until the expiry it asked for.
+    Granted,
+    /// Another holder's unexpired lease: the caller must not run.
+    HeldElsewhere {
+        holder: String,
+        /// Epoch milliseconds.
+        expires_at_ms: u64,
+    },
+}
+
+/// Mutual exclusion between runs of a scheduled job (reconcile) with an expiry, so that a run
+/// that dies without releasing blocks the next ones only until its lease ends.
+#[async_trait]
+pub trait LeaseStore: Send + Sync {
+    /// Takes lease `name` for `holder` until `expires_at_ms` (epoch ms) unless someone else
+    /// holds it past `now_ms`. Atomic: of two concurrent callers, one is granted.
+    async fn acquire(
+        &self,
+        name: &str,
+        holder: &str,
+        now_ms: u64,
+        expires_at_ms: u64,
+    ) -> Result<LeaseGrant, StoreError>;
+    /// Ends `holder`'s lease; a lease that expired and was taken by another is left alone.
+    async fn release(&self, name: &str, holder: &str) -> Result<(), StoreError>;
 }
 
 /// What the subscriptions function remembers about the subscription it manages.

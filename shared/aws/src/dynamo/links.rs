@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::{
-    DELTA_PK, DynamoStore, PK, SK, SUBSCRIPTION_PK, USERS_SK, optional_string, rfc3339_now, s,
-    store_error, string,
+    DELTA_PK, DynamoStore, PK, SK, SUBSCRIPTION_PK, USERS_SK, conditional_check_failed,
+    optional_string, rfc3339_now, s, store_error, string,
 };
 
 #[async_trait]
@@ -20,22 +20,49 @@ impl DeltaLinkStore for DynamoStore {
         }
     }
 
-    async fn put_delta_link(&self, link: &str) -> Result<(), StoreError> {
-        self.client
+    async fn put_delta_link(&self, expected: Option<&str>, link: &str) -> Result<(), StoreError> {
+        let request = self
+            .client
             .put_item()
             .table_name(&self.table)
             .item(PK, s(DELTA_PK))
             .item(SK, s(USERS_SK))
             .item("link", s(link))
-            .item("updatedAt", s(rfc3339_now()))
-            .send()
-            .await
-            .map_err(|e| store_error("PutItem", &e))?;
-        Ok(())
+            .item("updatedAt", s(rfc3339_now()));
+        let request = match expected {
+            None => request
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK),
+            Some(expected) => request
+                .condition_expression("#link = :expected")
+                .expression_attribute_names("#link", "link")
+                .expression_attribute_values(":expected", s(expected)),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if conditional_check_failed(&e) => {
+                tracing::info!("delta link changed under this run; not replacing it");
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(store_error("PutItem", &e)),
+        }
     }
 
-    async fn clear_delta_link(&self) -> Result<(), StoreError> {
-        self.delete_item(DELTA_PK, USERS_SK).await
+    async fn clear_delta_link(&self, expected: &str) -> Result<(), StoreError> {
+        let request = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(DELTA_PK))
+            .key(SK, s(USERS_SK))
+            .condition_expression("#link = :expected")
+            .expression_attribute_names("#link", "link")
+            .expression_attribute_values(":expected", s(expected));
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if conditional_check_failed(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(store_error("DeleteItem", &e)),
+        }
     }
 }
 
