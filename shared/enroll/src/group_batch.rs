@@ -104,6 +104,8 @@ impl std::fmt::Debug for GroupBatcher {
 #[derive(Default)]
 struct Inner {
     config: GroupBatchConfig,
+    /// Group writes Graph took (successful PATCHes and single adds).
+    writes: std::sync::atomic::AtomicU64,
     // std mutex: never held across an await.
     state: std::sync::Mutex<State>,
 }
@@ -161,13 +163,18 @@ impl GroupBatcher {
         Self {
             inner: Arc::new(Inner {
                 config,
-                state: std::sync::Mutex::default(),
+                ..Inner::default()
             }),
         }
     }
 
     pub fn config(&self) -> GroupBatchConfig {
         self.inner.config
+    }
+
+    /// Group writes Graph has taken through this batcher so far.
+    pub fn writes(&self) -> u64 {
+        self.inner.writes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A user is in flight and may queue for an add.
@@ -293,8 +300,10 @@ impl Inner {
 
     async fn send(self: Arc<Self>, queue: Queue) {
         let ids: Vec<&str> = queue.members.iter().map(|w| w.user_id.as_str()).collect();
-        let results = settle(&queue.graph, &queue.group_id, &ids, self.config).await;
-        for (waiter, result) in queue.members.into_iter().zip(results) {
+        let settled = settle(&queue.graph, &queue.group_id, &ids, self.config).await;
+        self.writes
+            .fetch_add(settled.writes, std::sync::atomic::Ordering::Relaxed);
+        for (waiter, result) in queue.members.into_iter().zip(settled.results) {
             for answer in waiter.answers {
                 // A receiver that is gone stopped waiting; its user's result is in the log.
                 let _ = answer.send(result.clone());
@@ -303,14 +312,24 @@ impl Inner {
     }
 }
 
-/// Adds `users` (distinct, at most [`MAX_MEMBERS_PER_REQUEST`]) to `group_id`; one result per
-/// user, in order. See the module docs for the rules.
+/// What [`settle`] did.
+#[derive(Debug)]
+pub struct Settled {
+    /// One per user, in order.
+    pub results: Vec<AddResult>,
+    /// Writes Graph took.
+    pub writes: u64,
+}
+
+/// Adds `users` (distinct) to `group_id`, at most [`MAX_MEMBERS_PER_REQUEST`] per write. See
+/// the module docs for the rules.
 pub async fn settle(
     graph: &GraphClient,
     group_id: &str,
     users: &[&str],
     config: GroupBatchConfig,
-) -> Vec<AddResult> {
+) -> Settled {
+    let mut writes = 0;
     let group = graph.groups(group_id);
     let mut results: Vec<Option<AddResult>> = vec![None; users.len()];
     // Ranges of `users` still to write, split in halves when a write fails for a member's sake.
@@ -327,18 +346,17 @@ pub async fn settle(
     while let Some(range) = todo.pop() {
         if range.len() == 1 {
             match group.add_member(users[range.start]).await {
-                Ok(change) => {
-                    results[range.start] = Some(Ok(match change {
-                        autoenroll_graph::MembershipChange::Added => GroupAdded::Added { with: 1 },
-                        autoenroll_graph::MembershipChange::AlreadyMember => {
-                            GroupAdded::AlreadyMember
-                        }
-                    }));
+                Ok(autoenroll_graph::MembershipChange::Added) => {
+                    writes += 1;
+                    results[range.start] = Some(Ok(GroupAdded::Added { with: 1 }));
+                }
+                Ok(autoenroll_graph::MembershipChange::AlreadyMember) => {
+                    results[range.start] = Some(Ok(GroupAdded::AlreadyMember));
                 }
                 Err(e) if e.is_not_found() => {
                     if !group_checked && let Some(gone) = group_gone(graph, group_id).await {
                         fail_all(&mut results, &gone);
-                        return finish(results);
+                        return finish(results, writes);
                     }
                     group_checked = true;
                     not_found.push(range.start);
@@ -350,6 +368,7 @@ pub async fn settle(
         let ids = &users[range.clone()];
         match group.add_members(ids).await {
             Ok(()) => {
+                writes += 1;
                 for r in &mut results[range.clone()] {
                     *r = Some(Ok(GroupAdded::Added { with: ids.len() }));
                 }
@@ -358,7 +377,7 @@ pub async fn settle(
                 if matches!(err, AddMembersError::NotFound(_)) && !group_checked {
                     if let Some(gone) = group_gone(graph, group_id).await {
                         fail_all(&mut results, &gone);
-                        return finish(results);
+                        return finish(results, writes);
                     }
                     group_checked = true;
                 }
@@ -382,13 +401,19 @@ pub async fn settle(
         tokio::time::sleep(config.not_found_delay).await;
         for i in not_found {
             results[i] = Some(match group.add_member(users[i]).await {
-                Ok(_) => Ok(GroupAdded::AddedAfterWait),
+                Ok(autoenroll_graph::MembershipChange::Added) => {
+                    writes += 1;
+                    Ok(GroupAdded::AddedAfterWait)
+                }
+                Ok(autoenroll_graph::MembershipChange::AlreadyMember) => {
+                    Ok(GroupAdded::AlreadyMember)
+                }
                 Err(e) if e.is_not_found() => Err(GroupAddError::NotYetVisible),
                 Err(e) => Err(GroupAddError::Graph(e)),
             });
         }
     }
-    finish(results)
+    finish(results, writes)
 }
 
 /// `None`: the failure may be one member's (split the batch); `Some`: every member's.
@@ -420,11 +445,14 @@ fn fail_all(results: &mut [Option<AddResult>], e: &GraphError) {
     }
 }
 
-fn finish(results: Vec<Option<AddResult>>) -> Vec<AddResult> {
-    results
-        .into_iter()
-        .map(|r| r.unwrap_or(Err(GroupAddError::Lost)))
-        .collect()
+fn finish(results: Vec<Option<AddResult>>, writes: u64) -> Settled {
+    Settled {
+        results: results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(GroupAddError::Lost)))
+            .collect(),
+        writes,
+    }
 }
 
 impl From<&GroupAddError> for crate::failure::Cause {

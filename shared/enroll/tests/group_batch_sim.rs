@@ -140,6 +140,7 @@ async fn forty_five_users_in_group_mode_take_three_group_writes() {
     assert_eq!(counters.calls(POST_REF), 0);
     // One phone per user (50) and three group writes; nothing else.
     assert_eq!(counters.writes, 50 + 3);
+    assert_eq!(enroller.group_writes(), 3);
     let now = members(&sim);
     for id in new.iter().chain(&present) {
         assert!(now.contains(id), "{id} not in the group");
@@ -196,6 +197,7 @@ async fn one_bad_member_among_twenty_leaves_the_others_added_and_is_reported_alo
         "{patches_ok} successful PATCHes"
     );
     assert_eq!(counters.writes, patches_ok);
+    assert_eq!(batcher.writes(), patches_ok);
     assert_eq!(
         counters.calls_with_status(POST_REF, 404),
         2,
@@ -234,6 +236,7 @@ async fn a_member_added_meanwhile_is_already_a_member_and_the_rest_are_added() {
     // [0..6] fails (400), [0..3] fails, [0] is added alone, [1..3] fails, [1] is added
     // alone, [2] alone is "already a member", [3..6] is added: 3 successful writes.
     assert_eq!(counters.writes, 3);
+    assert_eq!(batcher.writes(), 3);
     assert_eq!(counters.calls_with_status(PATCH_GROUP, 400), 3);
     sim.shutdown().await;
 }
