@@ -116,9 +116,23 @@ fn generate(rng: &mut Rng) -> (Policy, UserView) {
         2 => v.methods.push(email()),
         _ => {}
     }
-    v.managed = match rng.next() % 4 {
+    // Our memory: nothing, a confirmed phone, or a write-ahead `pending` entry whose outcome
+    // we never saw — alone (the first write) or over a confirmed phone (an update).
+    v.managed = match rng.next() % 6 {
         0 => Some(ours(PhoneType::Mobile, rng.pick(&[A, B, FIXED]))),
         1 => Some(ours(PhoneType::Office, FIXED)),
+        2 => Some(pending_only(
+            rng.pick(&[PhoneType::Mobile, PhoneType::Mobile, PhoneType::Office]),
+            rng.pick(&[A, B, FIXED]),
+        )),
+        3 => {
+            let confirmed = rng.pick(&[A, B]);
+            let pending = pending_only(PhoneType::Mobile, rng.pick(&[A, B])).pending;
+            Some(ManagedPhone {
+                pending,
+                ..ours(PhoneType::Mobile, confirmed)
+            })
+        }
         _ => None,
     };
     v.mfa_state = rng.pick(&[
@@ -311,13 +325,13 @@ fn check(policy: &Policy, view: &UserView) -> Result<(), String> {
                 ));
             }
             Action::UpdateManagedMobile { .. } => {
+                // Ours: registered by us, or the number of a write of ours still pending.
                 let ours = mobile
                     .as_deref()
                     .and_then(phone::canonical)
                     .is_some_and(|n| {
                         view.managed.as_ref().is_some_and(|m| {
-                            m.phone_type == PhoneType::Mobile
-                                && m.number_hash == phone::fingerprint(TENANT, &n)
+                            m.claims(PhoneType::Mobile, &phone::fingerprint(TENANT, &n))
                         })
                     });
                 if !ours {
@@ -398,6 +412,22 @@ fn check(policy: &Policy, view: &UserView) -> Result<(), String> {
     if actions.windows(2).any(|w| rank(&w[0]) > rank(&w[1])) {
         return Err(format!("unsafe order: {got:?}"));
     }
+    // A write-ahead entry whose phone never reached Graph is as if we had written nothing: it
+    // claims no phone, and is no ground for "someone removed our phone, leave it".
+    if let Some(m) = &view.managed
+        && m.number_hash.is_empty()
+        && let Some(p) = &m.pending
+        && existing(view, p.phone_type).is_none()
+    {
+        let mut forgotten = view.clone();
+        forgotten.managed = None;
+        let without = plan(policy, &forgotten);
+        if without != got {
+            return Err(format!(
+                "an unlanded pending write changed the plan: {got:?} vs {without:?}"
+            ));
+        }
+    }
     // Re-planning on the state the plan produced yields no action.
     let after = apply_to_model(view, actions);
     let again = plan(policy, &after);
@@ -415,6 +445,7 @@ fn check(policy: &Policy, view: &UserView) -> Result<(), String> {
 fn invariants_hold_for_generated_users_and_policies() {
     let mut covered_actions = std::collections::BTreeSet::new();
     let mut covered_reasons = std::collections::BTreeSet::new();
+    let mut pending_claims_updated = 0;
     for seed in 1..=6_000u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let (policy, view) = generate(&mut rng);
@@ -422,6 +453,16 @@ fn invariants_hold_for_generated_users_and_policies() {
             panic!("seed {seed}: {e}\npolicy {policy:?}\nview {view:?}");
         }
         let p = plan(&policy, &view);
+        if view
+            .managed
+            .as_ref()
+            .is_some_and(|m| m.number_hash.is_empty() && m.pending.is_some())
+            && p.actions()
+                .iter()
+                .any(|a| matches!(a, Action::UpdateManagedMobile { .. }))
+        {
+            pending_claims_updated += 1;
+        }
         for a in p.actions() {
             covered_actions.insert(a.label().split(':').next().unwrap_or_default().to_owned());
         }
@@ -432,4 +473,9 @@ fn invariants_hold_for_generated_users_and_policies() {
     // The generator must reach every kind of action and most reasons, or it proves little.
     assert_eq!(covered_actions.len(), 7, "{covered_actions:?}");
     assert!(covered_reasons.len() >= 11, "{covered_reasons:?}");
+    // …and a phone that only a pending write of ours claims, updated as ours.
+    assert!(
+        pending_claims_updated > 0,
+        "no pending-only record led to an update"
+    );
 }
