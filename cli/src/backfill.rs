@@ -8,6 +8,10 @@
 //! the tenant's write quota (3,000 per 150 s) and resource-unit budget; `--concurrency` only
 //! bounds how many users are in progress at once.
 //!
+//! Group mode: the users in progress share the enroller's group batcher, so their MFA group
+//! adds go to Graph up to 20 per write (autoenroll_core::group_batch); the run's write count
+//! counts those shared writes, not one per user.
+//!
 //! Resuming: a rerun re-reads and re-plans every user; users already done plan to nothing and
 //! cost reads only (idempotence through `plan`, not through a checkpoint file that could lie).
 
@@ -56,7 +60,7 @@ pub struct BackfillRun {
     pub interrupted: bool,
     /// Stopped because Graph refused us (401/403): the message says why.
     pub aborted: Option<String>,
-    /// Graph writes carried out (completed actions).
+    /// Graph writes carried out: completed actions, with group adds counted per batched write.
     pub writes: u64,
     pub elapsed: Duration,
 }
@@ -101,6 +105,7 @@ pub async fn run<M: MemoryStore, A: AuditSink>(
     stop: &StopFlag,
 ) -> anyhow::Result<BackfillRun> {
     let started = Instant::now();
+    let group_writes_before = enroller.group_writes();
     let bar = progress_bar(options);
     let writes = AtomicU64::new(0);
     let abort = FatalSlot::default();
@@ -143,7 +148,7 @@ pub async fn run<M: MemoryStore, A: AuditSink>(
         interrupted: stop.is_stopped() && aborted.is_none(),
         aborted,
         rows,
-        writes: writes.load(Ordering::SeqCst),
+        writes: writes.load(Ordering::SeqCst) + enroller.group_writes() - group_writes_before,
         elapsed: started.elapsed(),
     })
 }
@@ -194,7 +199,7 @@ impl<M: MemoryStore, A: AuditSink> Worker<'_, M, A> {
         };
         self.bar.inc(1);
         if self.mode == Mode::Apply {
-            let writes = self.writes.load(Ordering::SeqCst);
+            let writes = self.writes.load(Ordering::SeqCst) + self.enroller.group_writes();
             let secs = self.started.elapsed().as_secs_f64().max(0.001);
             self.bar
                 .set_message(format!("{writes} writes, {:.1}/s", writes as f64 / secs));
@@ -250,13 +255,14 @@ impl<M: MemoryStore, A: AuditSink> Worker<'_, M, A> {
         loop {
             let report = self.enroller.enroll_user(user_id, &Trigger::Backfill).await;
             let row = self.row_of(&report);
-            if let UserResult::Finished(Outcome::Done { actions, .. }) = &report.result {
-                self.writes
-                    .fetch_add(actions.len() as u64, Ordering::SeqCst);
-            }
-            if let UserResult::Finished(Outcome::Failed { completed, .. }) = &report.result {
-                self.writes
-                    .fetch_add(completed.len() as u64, Ordering::SeqCst);
+            if let UserResult::Finished(
+                Outcome::Done { actions: done, .. }
+                | Outcome::Failed {
+                    completed: done, ..
+                },
+            ) = &report.result
+            {
+                self.writes.fetch_add(own_writes(done), Ordering::SeqCst);
             }
             if report.disposition() == Some(Disposition::Systemic) {
                 self.fatal(row.error.as_deref().unwrap_or_default());
@@ -328,6 +334,15 @@ impl<M: MemoryStore, A: AuditSink> Worker<'_, M, A> {
         ));
         self.stop.stop();
     }
+}
+
+/// Writes of this user's own; a group add shares a batched write, counted by the enroller
+/// ([`Enroller::group_writes`]).
+fn own_writes(actions: &[autoenroll_core::plan::Action]) -> u64 {
+    actions
+        .iter()
+        .filter(|a| !matches!(a, autoenroll_core::plan::Action::AddToGroup { .. }))
+        .count() as u64
 }
 
 fn failed_row(user_id: &str, upn: Option<String>, error: String) -> UserRow {
