@@ -182,5 +182,10 @@ pub async fn from_env(
         store.clone(),
         store,
     );
-    Ok(EnrollFunction::new(enroller, EmfMetrics::stdout()))
+    let function = EnrollFunction::new(enroller, EmfMetrics::stdout());
+    // The first user waits for the tenant's methods policy (telephony, TAP); reading it now
+    // overlaps that round trip with the rest of init and the wait for the first message.
+    let enroller = function.enroller.clone();
+    drop(tokio::spawn(async move { enroller.warm_up().await }));
+    Ok(function)
 }

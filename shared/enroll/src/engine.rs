@@ -219,6 +219,15 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
         self.group_batch.as_ref().map_or(0, GroupBatcher::writes)
     }
 
+    /// Reads ahead what every first user needs of the tenant (its methods policy, when a
+    /// decision needs it; cached per instance): a function's init calls it so that read
+    /// overlaps with the rest of init instead of delaying the first message (BENCHMARKS.md §3).
+    pub async fn warm_up(&self) {
+        if let Err(e) = self.tenant_methods(&self.graph).await {
+            tracing::debug!(error = %e.cause(), "tenant methods policy not read ahead");
+        }
+    }
+
     pub fn tenant_id(&self) -> &str {
         &self.tenant_id
     }
