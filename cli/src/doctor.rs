@@ -52,7 +52,7 @@ impl Check {
     }
 }
 
-use roles::{ROLES_READ, SECURE_SCORES_READ};
+use roles::{REGISTRATION_REPORT_READ, ROLES_READ, SECURE_SCORES_READ};
 pub use roles::{ROUTE_ROLES, Requirement, compare_roles, readiness_roles, required_roles};
 
 /// Runs every check against the tenant.
@@ -125,6 +125,11 @@ fn role_checks(policy: &Policy, granted: &[String]) -> Vec<Check> {
     all.push(Requirement {
         purpose: "read Secure Score's MFA controls (optional)",
         any_of: SECURE_SCORES_READ,
+    });
+    // Likewise the registration report: `report` falls back to per-user method reads.
+    all.push(Requirement {
+        purpose: "read the registration report for `autoenroll report` (optional)",
+        any_of: REGISTRATION_REPORT_READ,
     });
     let (_, mut excessive) = compare_roles(&all, granted);
     let (readiness_missing, _) = compare_roles(&readiness_roles(), granted);

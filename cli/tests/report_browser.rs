@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value, json};
-use tenant::{EVIL_NAME, READER_ROLES, connect, report, upn};
+use tenant::{EVIL_NAME, READER_ROLES, connect, connect_with_taps, report, upn};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -235,6 +235,12 @@ async fn a_person_sees_the_numbers_the_charts_and_the_at_risk_rows() {
         describes.contains("Coverage Test") && describes.contains("2026-12-06"),
         "{describes}"
     );
+    // Which source the numbers come from, and why not the registration report.
+    let source = driver.text(&driver.elements("#data-source").await[0]).await;
+    assert!(
+        source.starts_with("Data: per-user method reads") && source.contains("because"),
+        "{source}"
+    );
 
     // Charts: a visible bar for every non-zero count.
     let bars = driver.elements("#chart-states rect.bar").await;
@@ -296,6 +302,52 @@ async fn a_person_sees_the_numbers_the_charts_and_the_at_risk_rows() {
         .await;
     let pdf = save_b64(&pdf, &out.join("coverage-test.pdf")).await;
     assert!(pdf.starts_with(b"%PDF"), "prints to PDF");
+    driver.quit().await;
+}
+
+/// A P1 tenant read through the registration report, with a live and an expired Temporary
+/// Access Pass: the page says where its data comes from and shows the pending bootstrap in the
+/// headline and the at-risk table.
+#[tokio::test]
+async fn a_person_sees_the_data_source_and_the_pending_bootstrap() {
+    let mut roles = READER_ROLES.to_vec();
+    roles.extend([
+        "UserAuthenticationMethod.ReadWrite.All",
+        "AuditLog.Read.All",
+    ]);
+    let connected = connect_with_taps("P1", &roles).await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = report(&connected, dir.path(), "2026-12-06", 2000).await;
+    connected.close().await;
+    let driver = open(&run.files.html).await;
+    let source = driver.text(&driver.elements("#data-source").await[0]).await;
+    assert!(
+        source.starts_with("Data: registration report") && source.contains("1 page(s)"),
+        "{source}"
+    );
+    let pending = driver
+        .text(&driver.elements("#headline-bootstrap-pending .num").await[0])
+        .await;
+    assert_eq!(pending, "1");
+    let mut pending_row = None;
+    let mut expired_row = None;
+    for row in driver.elements("#at-risk tbody tr").await {
+        let text = driver.text(&row).await;
+        if text.contains(&upn("tap.live")) {
+            pending_row = Some(text);
+        } else if text.contains(&upn("tap.expired")) {
+            expired_row = Some(text);
+        }
+    }
+    let pending_row = pending_row.expect("the pending bootstrap is an at-risk row");
+    assert!(pending_row.contains("bootstrap pending"), "{pending_row}");
+    let expired_row = expired_row.expect("the expired pass is an at-risk row");
+    assert!(expired_row.contains("bootstrapExpired"), "{expired_row}");
+    save_b64(
+        &driver.session("GET", "/screenshot", None).await,
+        &output_dir().join("registration-report.png"),
+    )
+    .await;
     driver.quit().await;
 }
 

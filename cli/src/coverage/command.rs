@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use time::Date;
 
-use super::{Readiness, ReportOptions};
+use super::{Readiness, ReportOptions, SourceChoice};
 use crate::backfill::StopFlag;
 use crate::config::{self, PolicyFlags};
 use crate::doctor;
@@ -25,6 +25,16 @@ pub struct ReportArgs {
     /// are always all shown); the CSV and JSON always hold every user.
     #[arg(long, value_name = "N", default_value_t = 2000)]
     pub html_rows: usize,
+    /// Where methods are read from: `auto` uses the registration report (one call per 999
+    /// users; needs Entra ID P1/P2 and AuditLog.Read.All) and falls back to per-user reads;
+    /// `per-user` always reads each user's method list.
+    #[arg(long, value_enum, default_value_t = SourceChoice::Auto)]
+    pub source: SourceChoice,
+    /// Also read autoenroll's own memory and audit from the deployed stack's DynamoDB table
+    /// (AWS credentials from the environment): per user, whether autoenroll registered the
+    /// phone and its last outcome.
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
     /// Leave the readiness checks (`doctor`) out of the report.
     #[arg(long)]
     pub no_checks: bool,
@@ -82,15 +92,22 @@ pub async fn run(args: ReportArgs, policy_flags: &PolicyFlags) -> anyhow::Result
             html_rows: args.html_rows,
             tenant: connected.description.clone(),
             policy_line,
+            source: args.source,
         };
         eprintln!("Reporting on {} as of {today}", connected.description);
+        let own = match &args.table {
+            Some(name) => Some(super::own::open_table(name, &connected.tenant_id).await?),
+            None => None,
+        };
         let stop = StopFlag::default();
         stop.on_ctrl_c();
-        super::run(&connected.graph, &policy, &options, &readiness, &stop).await
+        let own = own.as_ref().map(|t| t as &dyn super::own::OwnRecords);
+        super::run_with(&connected.graph, &policy, &options, &readiness, own, &stop).await
     }
     .await;
     connected.close().await;
     let run = result?;
+    println!("Data: {}", run.source.summary);
     print!("{}", super::render_totals(&run.totals));
     println!(
         "Report: {}, {} and {} ({} users in {:.1} s)",

@@ -65,8 +65,8 @@ fn state_colour(code: &str) -> &'static str {
     }
 }
 
-/// One `<tr>` of the at-risk table.
-pub fn at_risk_row(row: &CoverageRow) -> String {
+/// One `<tr>` of the at-risk table; `with_table`: the column of autoenroll's own records.
+pub fn at_risk_row(row: &CoverageRow, with_table: bool) -> String {
     let admin = match (row.is_global_admin, row.is_admin) {
         (true, _) => "Global Admin",
         (false, true) => "admin",
@@ -77,9 +77,20 @@ pub fn at_risk_row(row: &CoverageRow) -> String {
         (None, Some(date)) => format!("breaks {date}"),
         (None, None) => String::new(),
     };
+    let own = if with_table {
+        let text = row
+            .autoenroll
+            .as_ref()
+            .map(|o| o.summary())
+            .unwrap_or_default();
+        format!("<td class=\"own\">{}</td>", esc(&text))
+    } else {
+        String::new()
+    };
     format!(
         "<tr class=\"risk{}\"><td>{}</td><td>{}</td><td>{}</td><td><span class=\"st\" \
-         style=\"background:{}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+         style=\"background:{}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{own}\
+         </tr>\n",
         if row.is_admin { " admin" } else { "" },
         esc(admin),
         esc(&row.user_principal_name),
@@ -204,6 +215,30 @@ fn headline(page: &Page<'_>) -> String {
         t.state(State::Stuck).to_string(),
         "stuck (no working method)",
     ));
+    let pending = t.state(State::BootstrapPending);
+    if pending > 0 {
+        out.push_str(&card(
+            "headline-bootstrap-pending",
+            "warn",
+            pending.to_string(),
+            "bootstrap pending (a live Temporary Access Pass, no method yet)",
+        ));
+    }
+    if page.meta.with_table {
+        out.push_str(&card(
+            "headline-open-bootstraps",
+            if t.open_bootstraps_undelivered > 0 {
+                "bad"
+            } else {
+                ""
+            },
+            t.open_bootstraps.to_string(),
+            &format!(
+                "open TAP bootstraps in autoenroll's table ({} not delivered)",
+                t.open_bootstraps_undelivered
+            ),
+        ));
+    }
     out.push_str(&card(
         "headline-admins-at-risk",
         if t.admins_at_risk > 0 { "bad" } else { "good" },
@@ -299,11 +334,11 @@ pub fn write(out: &mut impl Write, page: &Page<'_>, other_rows: &mut impl Read) 
          <title>MFA coverage — {tenant} — {date}</title>\n<style>{STYLE}</style></head><body>\n\
          <h1>MFA coverage and readiness for {RETIREMENT}</h1>\n\
          <p class=\"sub\" id=\"describes\">{tenant} · as of <b>{date}</b> · generated {generated} \
-         · data: {source}</p>\n",
+         </p>\n<p class=\"sub\" id=\"data-source\">Data: {source}</p>\n",
         tenant = esc(&m.tenant),
         date = esc(&m.date),
         generated = esc(&m.generated_at),
-        source = esc(m.source.describe()),
+        source = esc(&m.source.summary),
     )?;
     if page.partial {
         out.write_all(
@@ -320,8 +355,9 @@ pub fn write(out: &mut impl Write, page: &Page<'_>, other_rows: &mut impl Read) 
     write!(
         out,
         "<h2>At-risk users ({at_risk}) — administrators first</h2>\n\
-         <p class=\"sub\">Stuck users, users not read, and SMS/voice-only users whose phone stops \
-         working on a known date.</p>\n",
+         <p class=\"sub\">Stuck users, users not read, users with nothing but a Temporary Access \
+         Pass yet (bootstrap pending), and SMS/voice-only users whose phone stops working on a \
+         known date.</p>\n",
         at_risk = t.at_risk
     )?;
     if shown < t.at_risk {
@@ -334,12 +370,18 @@ pub fn write(out: &mut impl Write, page: &Page<'_>, other_rows: &mut impl Read) 
             esc(&page.csv_name)
         )?;
     }
-    out.write_all(
-        b"<table id=\"at-risk\"><thead><tr><th>admin</th><th>user</th><th>name</th><th>state</th>\
-          <th>reason</th><th>methods</th><th>number</th><th>next step</th></tr></thead><tbody>\n",
+    writeln!(
+        out,
+        "<table id=\"at-risk\"><thead><tr><th>admin</th><th>user</th><th>name</th><th>state</th>\
+         <th>reason</th><th>methods</th><th>number</th><th>next step</th>{}</tr></thead><tbody>",
+        if m.with_table {
+            "<th>autoenroll (--table)</th>"
+        } else {
+            ""
+        }
     )?;
     for row in page.admin_rows {
-        out.write_all(at_risk_row(row).as_bytes())?;
+        out.write_all(at_risk_row(row, m.with_table).as_bytes())?;
     }
     io::copy(other_rows, out)?;
     out.write_all(b"</tbody></table>\n")?;

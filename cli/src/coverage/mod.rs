@@ -16,7 +16,9 @@
 
 pub mod command;
 pub mod html;
+pub mod own;
 pub mod read;
+pub mod registration;
 pub mod sink;
 
 use std::collections::BTreeMap;
@@ -58,16 +60,23 @@ pub struct CoverageRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub breaks_on: Option<String>,
     pub next_step: String,
+    /// Where this user's methods came from.
+    pub method_source: MethodSource,
+    /// What autoenroll itself did (`--table`), when a table was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autoenroll: Option<own::OwnRecord>,
     /// Status and Graph error code when the user could not be read (never Graph's message).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
 impl CoverageRow {
-    /// Someone has to act: stuck, not read, or SMS/voice only with a date.
+    /// Someone has to act or wait: stuck, not read, SMS/voice only with a date, or nothing but
+    /// a Temporary Access Pass yet (as `autoenroll_core::coverage::Coverage::is_at_risk`).
     pub fn is_at_risk(&self) -> bool {
         self.state == State::Stuck.code()
             || self.state == NOT_READ
+            || self.state == State::BootstrapPending.code()
             || (self.state == State::SmsVoiceOnly.code() && self.breaks_on.is_some())
     }
 }
@@ -75,10 +84,13 @@ impl CoverageRow {
 /// The state code of a user Graph could not be read for.
 pub const NOT_READ: &str = "notRead";
 
-/// Where the per-user data comes from.
+/// Where the report's method data comes from (registration.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum DataSource {
+    /// `GET /reports/authenticationMethods/userRegistrationDetails`, one call per page; method
+    /// lists only where it falls short.
+    RegistrationReport,
     /// `GET /users/{id}/authentication/methods` for each user.
     PerUserMethods,
 }
@@ -86,11 +98,45 @@ pub enum DataSource {
 impl DataSource {
     pub fn describe(self) -> &'static str {
         match self {
+            DataSource::RegistrationReport => {
+                "registration report (GET /reports/authenticationMethods/userRegistrationDetails,                  one call per page), with a user's own method list only where it falls short"
+            }
             DataSource::PerUserMethods => {
                 "per-user method reads (GET /users/{id}/authentication/methods)"
             }
         }
     }
+}
+
+/// Where one user's methods came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MethodSource {
+    RegistrationReport,
+    /// The user's own method list (the fallback, or where the registration report falls short).
+    MethodList,
+    /// Not read (excluded by policy, or the read failed).
+    None,
+}
+
+impl MethodSource {
+    pub fn code(self) -> &'static str {
+        match self {
+            MethodSource::RegistrationReport => "registrationReport",
+            MethodSource::MethodList => "methodList",
+            MethodSource::None => "",
+        }
+    }
+}
+
+/// Which source to use (`--source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SourceChoice {
+    /// The registration report when the tenant and the app allow it, else per-user reads.
+    #[default]
+    Auto,
+    /// Per-user method reads even where the registration report is available.
+    PerUser,
 }
 
 #[derive(Debug, Clone)]
@@ -106,12 +152,14 @@ pub struct ReportOptions {
     /// What the report says it describes (tenant and how it was reached).
     pub tenant: String,
     pub policy_line: String,
+    pub source: SourceChoice,
 }
 
 /// What a report run produced.
 #[derive(Debug)]
 pub struct ReportRun {
     pub files: ReportFiles,
+    pub source: Source,
     pub totals: CoverageTotals,
     pub interrupted: bool,
     /// Stopped because Graph refused the app (401/403).
@@ -138,6 +186,18 @@ pub async fn run(
     readiness: &Readiness,
     stop: &StopFlag,
 ) -> anyhow::Result<ReportRun> {
+    run_with(graph, policy, options, readiness, None, stop).await
+}
+
+/// [`run`], with autoenroll's own records (`--table`) beside Graph's.
+pub async fn run_with(
+    graph: &GraphClient,
+    policy: &Policy,
+    options: &ReportOptions,
+    readiness: &Readiness,
+    own: Option<&dyn own::OwnRecords>,
+    stop: &StopFlag,
+) -> anyhow::Result<ReportRun> {
     let started = Instant::now();
     let bar = progress_bar(options.progress);
     // Without RoleManagement.Read.Directory the report still runs; it says administrators are
@@ -156,14 +216,40 @@ pub async fn run(
         Err(e) => return Err(e.into()),
     };
     let telephony = readiness.telephony.unwrap_or_default();
+    let loaded = match options.source {
+        SourceChoice::Auto => {
+            let mut listed = 0;
+            registration::load(graph, stop, |n| {
+                listed += n;
+                bar.set_message(format!("(registration report: {listed} users)"));
+            })
+            .await?
+        }
+        SourceChoice::PerUser => Err(registration::Fallback::Asked),
+    };
+    let (index, source) = match &loaded {
+        Ok(index) => (Some(index), Source::registration(index)),
+        Err(fallback) => (None, Source::fallback(*fallback)),
+    };
     let reader = read::Reader {
         graph,
         policy,
         admins: &admins,
         telephony,
         today: options.today,
+        index,
+        own,
     };
-    let mut sink = sink::Sink::create(options, DataSource::PerUserMethods)?;
+    let mut sink = sink::Sink::create(options, source, own.is_some())?;
+    if index.is_some() {
+        sink.note(
+            "Methods come from Entra's registration report, which lags up to a few hours and \
+             names method kinds, not numbers: the number column shows the directory mobile \
+             (masked), and users it does not list (disabled or new) and users whose only \
+             method is a Temporary Access Pass were read one by one."
+                .to_owned(),
+        );
+    }
     if let Some(note) = admin_note {
         eprintln!("warning: {note}");
         sink.note(note);
@@ -196,12 +282,56 @@ pub async fn run(
     let interrupted = stop.is_stopped() && aborted.is_none();
     let (files, totals) = sink.finish(readiness, interrupted || aborted.is_some())?;
     Ok(ReportRun {
+        source: sink.source().clone(),
         files,
         totals,
         interrupted,
         aborted,
         elapsed: started.elapsed(),
     })
+}
+
+/// The source a run used, in words for every output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Source {
+    pub kind: DataSource,
+    /// Why per-user reads, when the registration report was not used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<registration::Fallback>,
+    /// Registration report pages read (one Graph call each).
+    pub registration_pages: usize,
+    /// One line for a person: the source and, for a fallback, why.
+    pub summary: String,
+}
+
+impl Source {
+    fn registration(index: &registration::RegistrationIndex) -> Self {
+        Source {
+            kind: DataSource::RegistrationReport,
+            fallback: None,
+            registration_pages: index.pages,
+            summary: format!(
+                "{} — {} users listed in {} page(s)",
+                DataSource::RegistrationReport.describe(),
+                index.len(),
+                index.pages
+            ),
+        }
+    }
+
+    fn fallback(why: registration::Fallback) -> Self {
+        Source {
+            kind: DataSource::PerUserMethods,
+            fallback: Some(why),
+            registration_pages: 0,
+            summary: format!(
+                "{}, because {}",
+                DataSource::PerUserMethods.describe(),
+                why.describe()
+            ),
+        }
+    }
 }
 
 /// Counts per key, for the charts.
@@ -232,6 +362,15 @@ pub fn render_totals(totals: &CoverageTotals) -> String {
         table.row([format!("SMS/voice only, breaks {date}"), n.to_string()]);
     }
     table.row(["at risk".to_owned(), totals.at_risk.to_string()]);
+    if totals.open_bootstraps > 0 {
+        table.row([
+            "open TAP bootstraps (--table)".to_owned(),
+            format!(
+                "{} ({} not delivered)",
+                totals.open_bootstraps, totals.open_bootstraps_undelivered
+            ),
+        ]);
+    }
     table.row([
         "administrators at risk".to_owned(),
         format!("{} of {}", totals.admins_at_risk, totals.admins),
@@ -245,7 +384,7 @@ fn progress_bar(show: bool) -> ProgressBar {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} reading [{elapsed_precise}] {wide_bar} {pos}/{len} users  ETA {eta}",
+        "{spinner} reading [{elapsed_precise}] {wide_bar} {pos}/{len} users  ETA {eta} {msg}",
     ) {
         bar.set_style(style);
     }

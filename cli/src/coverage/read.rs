@@ -15,7 +15,9 @@ use autoenroll_graph::model::{AuthenticationMethod, USER_SELECT, User};
 use autoenroll_graph::{GraphClient, GraphError, UserQuery};
 use time::Date;
 
-use super::{CoverageRow, NOT_READ};
+use super::own::{OwnRecord, OwnRecords};
+use super::registration::{self, RegistrationIndex};
+use super::{CoverageRow, MethodSource, NOT_READ};
 use crate::backfill::masked_mobile;
 
 /// Global Administrator's role template id (the same in every tenant).
@@ -82,57 +84,110 @@ pub struct Reader<'a> {
     pub admins: &'a Admins,
     pub telephony: Telephony,
     pub today: Date,
+    /// The registration report, when it is the source (registration.rs).
+    pub index: Option<&'a RegistrationIndex>,
+    /// autoenroll's own records (`--table`), when given.
+    pub own: Option<&'a dyn OwnRecords>,
+}
+
+/// What classification works from: the kinds, the registered numbers (masked; the
+/// registration report has none) and where they came from.
+struct Methods {
+    kinds: Vec<MethodKind>,
+    masked_numbers: Vec<String>,
+    source: MethodSource,
+}
+
+impl Methods {
+    fn none() -> Self {
+        Methods {
+            kinds: vec![],
+            masked_numbers: vec![],
+            source: MethodSource::None,
+        }
+    }
+
+    fn from_list(methods: &[AuthenticationMethod]) -> Self {
+        Methods {
+            kinds: methods
+                .iter()
+                .map(|m| MethodKind::from_odata_type(&m.odata_type, &m.properties))
+                .collect(),
+            masked_numbers: methods
+                .iter()
+                .filter_map(|m| m.properties.get("phoneNumber").and_then(|v| v.as_str()))
+                .map(phone::mask)
+                .collect(),
+            source: MethodSource::MethodList,
+        }
+    }
 }
 
 impl Reader<'_> {
     /// The row for `user` (from a `/users` page with [`user_query`]'s fields).
     /// The row, and whether its read failed systemically (see [`is_systemic`]).
     pub async fn row(&self, user: User) -> (CoverageRow, bool) {
-        match self.read(&user).await {
-            Ok((excluded, methods)) => (self.classified(&user, excluded, &methods), false),
+        let (mut row, systemic) = match self.read(&user).await {
+            Ok((excluded, methods)) => (self.classified(&user, excluded, methods), false),
             Err(e) => (self.not_read(&user, &e), is_systemic(&e)),
+        };
+        if let Some(own) = self.own {
+            row.autoenroll = Some(match own.user(&user.id).await {
+                Ok(record) => record,
+                Err(e) => OwnRecord {
+                    read_error: Some(Cause::from(&e).to_string()),
+                    ..OwnRecord::default()
+                },
+            });
         }
+        (row, systemic)
     }
 
     /// The exclusion (if any) and, for users not excluded, their methods.
-    async fn read(
-        &self,
-        user: &User,
-    ) -> Result<(Option<SkipReason>, Vec<AuthenticationMethod>), GraphError> {
+    async fn read(&self, user: &User) -> Result<(Option<SkipReason>, Methods), GraphError> {
         let upn = user.user_principal_name.as_deref();
         if let Some(reason) = plan::excluded(self.policy, upn, &[]) {
-            return Ok((Some(reason), vec![]));
+            return Ok((Some(reason), Methods::none()));
         }
         // Exclusion and scope groups only (the MFA group says nothing about coverage). A GET,
         // as in enrollment: a POST would cost a write.
         if !self.policy.excluded_groups.is_empty() || !self.policy.scope_groups.is_empty() {
             let member_of = self.graph.users().member_of_ids(&user.id).await?;
             if let Some(reason) = plan::excluded(self.policy, upn, &member_of) {
-                return Ok((Some(reason), vec![]));
+                return Ok((Some(reason), Methods::none()));
             }
             if !self.policy.in_scope(&member_of) {
-                return Ok((Some(SkipReason::OutOfScope), vec![]));
+                return Ok((Some(SkipReason::OutOfScope), Methods::none()));
             }
         }
+        // From the registration report where it lists the user and its answer is enough
+        // (registration.rs says when it is not); the user's own method list otherwise.
+        if let Some(kinds) = self.index.and_then(|i| i.methods(&user.id))
+            && !registration::needs_method_read(&kinds)
+        {
+            let methods = Methods {
+                kinds,
+                masked_numbers: vec![],
+                source: MethodSource::RegistrationReport,
+            };
+            return Ok((None, methods));
+        }
         let methods = self.graph.auth_methods(&user.id).list().await?;
-        Ok((None, methods))
+        Ok((None, Methods::from_list(&methods)))
     }
 
     fn classified(
         &self,
         user: &User,
         excluded: Option<SkipReason>,
-        methods: &[AuthenticationMethod],
+        methods: Methods,
     ) -> CoverageRow {
-        let kinds: Vec<MethodKind> = methods
-            .iter()
-            .map(|m| MethodKind::from_odata_type(&m.odata_type, &m.properties))
-            .collect();
+        let kinds = &methods.kinds;
         let upn = user.user_principal_name.as_deref().unwrap_or_default();
         let is_global_admin = self.admins.global.contains(&user.id);
         let verdict = coverage::classify(&CoverageInput {
             excluded,
-            methods: &kinds,
+            methods: kinds,
             is_global_admin,
             is_guest: plan::is_guest(user),
             is_external: upn.to_ascii_uppercase().contains("#EXT#"),
@@ -151,7 +206,12 @@ impl Reader<'_> {
             breaks_on: verdict.breaks_on.map(|d| d.to_string()),
             next_step: verdict.next_step,
             methods: labels,
-            masked_number: masked_numbers(user, methods, self.policy),
+            masked_number: if methods.masked_numbers.is_empty() {
+                masked_mobile(user, self.policy)
+            } else {
+                methods.masked_numbers.join("; ")
+            },
+            method_source: methods.source,
             ..self.base(user, is_global_admin)
         }
     }
@@ -186,21 +246,9 @@ impl Reader<'_> {
             masked_number: String::new(),
             breaks_on: None,
             next_step: String::new(),
+            method_source: MethodSource::None,
+            autoenroll: None,
             error: None,
         }
-    }
-}
-
-/// The registered phone numbers, masked; without any, the directory mobile, masked.
-fn masked_numbers(user: &User, methods: &[AuthenticationMethod], policy: &Policy) -> String {
-    let registered: Vec<String> = methods
-        .iter()
-        .filter_map(|m| m.properties.get("phoneNumber").and_then(|v| v.as_str()))
-        .map(phone::mask)
-        .collect();
-    if registered.is_empty() {
-        masked_mobile(user, policy)
-    } else {
-        registered.join("; ")
     }
 }

@@ -13,7 +13,7 @@ use autoenroll_core::coverage::State;
 use serde::Serialize;
 
 use super::html;
-use super::{Counts, CoverageRow, DataSource, NOT_READ, Readiness, ReportOptions};
+use super::{Counts, CoverageRow, NOT_READ, Readiness, ReportOptions, Source};
 use crate::report::csv_cell;
 
 /// The three files of a report.
@@ -39,6 +39,10 @@ pub struct CoverageTotals {
     pub admins_at_risk: usize,
     /// SMS/voice-only users per retirement date that applies to them.
     pub breaking_on: Counts,
+    /// Open TAP bootstraps in autoenroll's table (`--table`), and how many of those passes
+    /// were not delivered.
+    pub open_bootstraps: usize,
+    pub open_bootstraps_undelivered: usize,
 }
 
 impl CoverageTotals {
@@ -60,6 +64,14 @@ impl CoverageTotals {
         if let Some(date) = &row.breaks_on {
             *self.breaking_on.entry(date.clone()).or_default() += 1;
         }
+        if let Some(b) = row
+            .autoenroll
+            .as_ref()
+            .and_then(|o| o.open_bootstrap.as_ref())
+        {
+            self.open_bootstraps += 1;
+            self.open_bootstraps_undelivered += usize::from(!b.delivered);
+        }
         self.admins += usize::from(row.is_admin);
         if row.is_at_risk() {
             self.at_risk += 1;
@@ -78,7 +90,9 @@ pub struct Meta {
     pub date: String,
     pub tenant: String,
     pub policy: String,
-    pub source: DataSource,
+    pub source: Source,
+    /// autoenroll's own records (`--table`) were read beside Graph.
+    pub with_table: bool,
 }
 
 pub(super) struct Sink {
@@ -97,7 +111,7 @@ pub(super) struct Sink {
 }
 
 const CSV_HEADER: &str = "userPrincipalName,displayName,userId,userType,admin,globalAdmin,state,\
-reason,methods,maskedNumber,breaksOn,nextStep,error\n";
+reason,methods,maskedNumber,breaksOn,nextStep,error,methodSource,managedPhone,lastOutcome,lastOutcomeAt,openBootstrap,autoenroll\n";
 
 fn create(path: &Path) -> anyhow::Result<BufWriter<File>> {
     let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
@@ -105,7 +119,11 @@ fn create(path: &Path) -> anyhow::Result<BufWriter<File>> {
 }
 
 impl Sink {
-    pub(super) fn create(options: &ReportOptions, source: DataSource) -> anyhow::Result<Self> {
+    pub(super) fn create(
+        options: &ReportOptions,
+        source: Source,
+        with_table: bool,
+    ) -> anyhow::Result<Self> {
         let dir = &options.out;
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the report directory {}", dir.display()))?;
@@ -133,6 +151,7 @@ impl Sink {
             tenant: options.tenant.clone(),
             policy: options.policy_line.clone(),
             source,
+            with_table,
         };
         let mut csv = create(&files.csv)?;
         csv.write_all(CSV_HEADER.as_bytes())?;
@@ -159,6 +178,10 @@ impl Sink {
         })
     }
 
+    pub(super) fn source(&self) -> &Source {
+        &self.meta.source
+    }
+
     /// A limitation the reader must know (shown on the page and in the JSON).
     pub(super) fn note(&mut self, note: String) {
         self.notes.push(note);
@@ -179,7 +202,7 @@ impl Sink {
             } else if self.rows_in_file < self.html_cap
                 && let Some(rows) = self.rows.as_mut()
             {
-                rows.write_all(html::at_risk_row(row).as_bytes())?;
+                rows.write_all(html::at_risk_row(row, self.meta.with_table).as_bytes())?;
                 self.rows_in_file += 1;
             }
         }
@@ -252,6 +275,16 @@ impl Drop for Sink {
 
 fn csv_line(row: &CoverageRow) -> String {
     let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let own = row.autoenroll.as_ref();
+    let managed = own
+        .filter(|o| o.read_error.is_none())
+        .map(|o| yes_no(o.managed_phone))
+        .unwrap_or_default();
+    let summary = own.map(|o| o.summary()).unwrap_or_default();
+    let bootstrap = own
+        .and_then(|o| o.open_bootstrap.as_ref())
+        .map(|b| b.summary())
+        .unwrap_or_default();
     let cells = [
         row.user_principal_name.as_str(),
         &row.display_name,
@@ -266,6 +299,14 @@ fn csv_line(row: &CoverageRow) -> String {
         row.breaks_on.as_deref().unwrap_or_default(),
         &row.next_step,
         row.error.as_deref().unwrap_or_default(),
+        row.method_source.code(),
+        managed,
+        own.and_then(|o| o.last_outcome.as_deref())
+            .unwrap_or_default(),
+        own.and_then(|o| o.last_outcome_at.as_deref())
+            .unwrap_or_default(),
+        &bootstrap,
+        &summary,
     ];
     let mut line: String = cells
         .iter()

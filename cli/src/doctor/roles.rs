@@ -64,6 +64,9 @@ const STRENGTHS_READ: &[&str] = &[
 /// Secure Score (learn securescores-list): optional, only for doctor's MFA-controls row.
 pub(super) const SECURE_SCORES_READ: &[&str] =
     &["SecurityEvents.Read.All", "SecurityEvents.ReadWrite.All"];
+/// The registration report (learn authenticationmethodsroot-list-userregistrationdetails: no
+/// alternative): optional, `autoenroll report` falls back to per-user method reads without it.
+pub(super) const REGISTRATION_REPORT_READ: &[&str] = &["AuditLog.Read.All"];
 /// Only `autoenroll apply --only-admins` lists directory-role members.
 pub(super) const ROLES_READ: &[&str] = &[
     "RoleManagement.Read.Directory",
@@ -120,6 +123,11 @@ pub const ROUTE_ROLES: &[(&str, &str, &[&str])] = &[
         STRENGTHS_READ,
     ),
     ("GET", "/security/secureScores", SECURE_SCORES_READ),
+    (
+        "GET",
+        "/reports/authenticationMethods/userRegistrationDetails",
+        REGISTRATION_REPORT_READ,
+    ),
 ];
 
 /// What doctor's (and report's) readiness rows read. Optional: the functions never need them,

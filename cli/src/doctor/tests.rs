@@ -91,6 +91,28 @@ fn readiness_roles_are_optional_and_never_excessive() {
 }
 
 #[test]
+fn the_registration_report_role_is_never_missing_and_never_excessive() {
+    let base = [
+        "User.Read.All",
+        "UserAuthenticationMethod.ReadWrite.All",
+        "Policy.ReadWrite.AuthenticationMethod",
+        "Policy.Read.All",
+    ];
+    let rows = role_checks(&Policy::default(), &roles(&base));
+    for name in ["missing roles", "readiness roles", "excessive roles"] {
+        assert_eq!(row(&rows, name).status, Status::Ok, "{rows:?}");
+        assert!(!row(&rows, name).detail.contains("AuditLog"), "{rows:?}");
+    }
+    let mut with = base.to_vec();
+    with.push("AuditLog.Read.All");
+    let rows = role_checks(&Policy::default(), &roles(&with));
+    assert_eq!(row(&rows, "excessive roles").status, Status::Ok, "{rows:?}");
+    // Without the allowance it would be called excessive: the test above is not vacuous.
+    let (_, excessive) = compare_roles(&required_roles(&Policy::default()), &roles(&with));
+    assert!(excessive.contains(&"AuditLog.Read.All".to_owned()));
+}
+
+#[test]
 fn broad_roles_covered_by_narrow_ones_are_excessive() {
     let policy = Policy {
         set_sms_default: false,

@@ -1,12 +1,16 @@
 //! A small simulated tenant with one user per coverage state and stuck reason, and a helper
 //! that runs `autoenroll report`'s engine on it. Shared by report.rs and report_browser.rs.
 
+// Each test file that includes this module uses part of it.
+#![allow(dead_code)]
+
 use std::path::Path;
 
 use autoenroll_cli::backfill::StopFlag;
 use autoenroll_cli::coverage::{self, Readiness, ReportOptions, ReportRun};
 use autoenroll_cli::tenant::{Connected, start_simulated};
 use autoenroll_core::policy::Policy;
+use autoenroll_graph::model::TemporaryAccessPassRequest;
 use graph_sim::{Seed, SimOptions};
 use serde_json::json;
 
@@ -21,6 +25,11 @@ pub fn upn(local: &str) -> String {
 
 /// `roles`: the app's granted application permissions.
 pub fn seed(roles: &[&str]) -> Seed {
+    Seed::from_json(&seed_json(roles).to_string()).expect("test seed parses")
+}
+
+/// The seed as JSON, for tests that add to it.
+pub fn seed_json(roles: &[&str]) -> serde_json::Value {
     let phone = |n: &str| json!({"phoneMethods": [{"phoneType": "mobile", "phoneNumber": n}]});
     let user = |local: &str, name: &str, extra: serde_json::Value| {
         let mut u =
@@ -101,7 +110,7 @@ pub fn seed(roles: &[&str]) -> Seed {
             {"displayName": "Helpdesk Administrator", "roleTemplateId": HELPDESK_ADMIN, "members": [upn("helpdesk.admin")]},
         ],
     });
-    Seed::from_json(&seed.to_string()).expect("test seed parses")
+    seed
 }
 
 pub const READER_ROLES: &[&str] = &[
@@ -134,11 +143,71 @@ pub fn options(out: &Path, date: &str, html_rows: usize, tenant: &str) -> Report
         html_rows,
         tenant: tenant.to_owned(),
         policy_line: "test policy".into(),
+        source: Default::default(),
     }
+}
+
+/// The coverage tenant plus two users holding a Temporary Access Pass (one live, one expired),
+/// with `licence` and the app's `roles`.
+pub async fn connect_with_taps(licence: &str, roles: &[&str]) -> Connected {
+    let mut seed = seed_json(roles);
+    seed["tenant"]["licence"] = json!(licence);
+    seed["authenticationMethodsPolicy"] = json!({
+        "policyMigrationState": "migrationComplete",
+        "authenticationMethodConfigurations": [
+            {"id": "Sms", "state": "enabled",
+             "includeTargets": [{"id": "all_users", "targetType": "group"}]},
+            {"id": "TemporaryAccessPass", "state": "enabled", "defaultLifetimeInMinutes": 60,
+             "minimumLifetimeInMinutes": 60, "maximumLifetimeInMinutes": 480,
+             "isUsableOnce": false,
+             "includeTargets": [{"id": "all_users", "targetType": "group"}]}
+        ]
+    });
+    let users = seed["users"].as_array_mut().expect("users");
+    for (local, name) in [("tap.live", "Tina Tap"), ("tap.expired", "Tom Tap")] {
+        users.push(json!({"userPrincipalName": upn(local), "displayName": name,
+            "accountEnabled": true}));
+    }
+    let seed = Seed::from_json(&seed.to_string()).expect("seed parses");
+    let connected = start_simulated(seed, "source test seed", 4, SimOptions::default())
+        .await
+        .expect("simulator starts");
+    let sim = connected.simulator().expect("simulated");
+    for (local, minutes) in [("tap.expired", 60), ("tap.live", 480)] {
+        let id = sim.control().user(&upn(local)).expect("user")["properties"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        connected
+            .graph
+            .tap(&id)
+            .create(&TemporaryAccessPassRequest {
+                lifetime_in_minutes: Some(minutes),
+                ..Default::default()
+            })
+            .await
+            .expect("TAP created");
+    }
+    // The 60-minute pass runs out; the 480-minute one is still usable.
+    sim.control()
+        .advance_clock(std::time::Duration::from_secs(90 * 60));
+    sim.control().reset_counters();
+    connected
 }
 
 /// Runs the report on `connected` with the doctor's checks, as the command does.
 pub async fn report(connected: &Connected, out: &Path, date: &str, html_rows: usize) -> ReportRun {
+    report_with(connected, out, date, html_rows, None).await
+}
+
+/// [`report`] with autoenroll's own records (`--table`).
+pub async fn report_with(
+    connected: &Connected,
+    out: &Path,
+    date: &str,
+    html_rows: usize,
+    own: Option<&dyn coverage::own::OwnRecords>,
+) -> ReportRun {
     let policy = policy();
     let telephony = autoenroll_cli::readiness::read_policy(&connected.graph)
         .await
@@ -149,11 +218,12 @@ pub async fn report(connected: &Connected, out: &Path, date: &str, html_rows: us
         telephony,
     };
     let options = options(out, date, html_rows, &connected.description);
-    coverage::run(
+    coverage::run_with(
         &connected.graph,
         &policy,
         &options,
         &readiness,
+        own,
         &StopFlag::default(),
     )
     .await

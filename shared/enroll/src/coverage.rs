@@ -260,9 +260,12 @@ pub struct Coverage {
 }
 
 impl Coverage {
-    /// Users someone has to act for: stuck, or SMS/voice only with a date.
+    /// Users someone has to act for or wait on: stuck, SMS/voice only with a date, or holding
+    /// nothing but a Temporary Access Pass (not protected yet: when it runs out unused the user
+    /// is stuck).
     pub fn is_at_risk(&self) -> bool {
         self.state == State::Stuck
+            || self.state == State::BootstrapPending
             || (self.state == State::SmsVoiceOnly && self.breaks_on.is_some())
     }
 }

@@ -310,7 +310,7 @@ fn table() {
 }
 
 #[test]
-fn at_risk_is_stuck_or_dated_phone() {
+fn at_risk_is_stuck_dated_phone_or_a_pending_bootstrap() {
     let c = |state, breaks_on| Coverage {
         state,
         reason: None,
@@ -320,7 +320,7 @@ fn at_risk_is_stuck_or_dated_phone() {
     assert!(c(State::Stuck, None).is_at_risk());
     assert!(c(State::SmsVoiceOnly, Some(RETIREMENT)).is_at_risk());
     assert!(!c(State::SmsVoiceOnly, None).is_at_risk());
-    assert!(!c(State::BootstrapPending, None).is_at_risk());
+    assert!(c(State::BootstrapPending, None).is_at_risk());
     assert!(!c(State::Excluded, None).is_at_risk());
 }
 
