@@ -59,13 +59,22 @@ impl Caller {
 /// Issues and verifies this simulator's tokens.
 pub struct TokenIssuer {
     key: [u8; 32],
+    /// Seconds a token lives ([`TOKEN_LIFETIME_SECS`] unless the options say otherwise).
+    lifetime_secs: i64,
 }
 
 impl TokenIssuer {
-    pub fn new() -> Self {
+    pub fn new(lifetime: Option<std::time::Duration>) -> Self {
         let mut key = [0u8; 32];
         rand::fill(&mut key);
-        Self { key }
+        let lifetime_secs = lifetime
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX).max(1))
+            .unwrap_or(TOKEN_LIFETIME_SECS);
+        Self { key, lifetime_secs }
+    }
+
+    pub fn lifetime_secs(&self) -> i64 {
+        self.lifetime_secs
     }
 
     fn sign(&self, data: &[u8]) -> Vec<u8> {
@@ -80,7 +89,7 @@ impl TokenIssuer {
             "iss": format!("https://sts.windows.net/{tenant_id}/"),
             "iat": now,
             "nbf": now,
-            "exp": now + TOKEN_LIFETIME_SECS,
+            "exp": now + self.lifetime_secs,
             "app_displayname": app.display_name,
             "appid": app.client_id,
             "appidacr": "1",
@@ -255,8 +264,8 @@ fn issue_token(
     tracing::debug!(app = %app.client_id, "token issued");
     axum::Json(json!({
         "token_type": "Bearer",
-        "expires_in": TOKEN_LIFETIME_SECS,
-        "ext_expires_in": TOKEN_LIFETIME_SECS,
+        "expires_in": state.tokens.lifetime_secs(),
+        "ext_expires_in": state.tokens.lifetime_secs(),
         "access_token": token,
     }))
     .into_response()

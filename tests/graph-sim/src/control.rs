@@ -87,6 +87,11 @@ pub struct FaultRule {
     /// Seconds for `Retry-After` on 429/503 (default 1).
     #[serde(default)]
     pub retry_after_secs: Option<u32>,
+    /// Armed only once a call on this route (a pattern, as `route`) has been answered: puts a
+    /// fault between two steps of one piece of work, e.g. the token endpoint failing after a
+    /// user's phone was added and before MFA is switched on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_route: Option<String>,
 }
 
 fn one() -> f64 {
@@ -101,6 +106,7 @@ impl FaultRule {
             rate: 1.0,
             count: None,
             retry_after_secs: None,
+            after_route: None,
         }
     }
     pub fn rate(mut self, rate: f64) -> Self {
@@ -109,6 +115,11 @@ impl FaultRule {
     }
     pub fn times(mut self, count: u32) -> Self {
         self.count = Some(count);
+        self
+    }
+    /// See [`FaultRule::after_route`].
+    pub fn after(mut self, route: impl Into<String>) -> Self {
+        self.after_route = Some(route.into());
         self
     }
 }
@@ -229,11 +240,15 @@ impl ControlState {
     }
 
     fn fault_where(&self, applies: impl Fn(&FaultRule) -> bool) -> Option<FaultRule> {
+        let armed = |rule: &FaultRule| match &rule.after_route {
+            None => true,
+            Some(route) => self.counters.lock().calls(route) > 0,
+        };
         let mut faults = self.faults.lock();
         let mut rng = self.rng.lock();
         let mut fired = None;
         for (i, rule) in faults.iter_mut().enumerate() {
-            if !applies(rule) || rule.count == Some(0) {
+            if !applies(rule) || rule.count == Some(0) || !armed(rule) {
                 continue;
             }
             if rule.rate >= 1.0 || rng.random_bool(rule.rate.clamp(0.0, 1.0)) {

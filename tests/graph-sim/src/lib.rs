@@ -101,6 +101,10 @@ pub struct SimOptions {
     /// run can be repeated.
     pub rng_seed: Option<u64>,
     pub notifications: NotificationOptions,
+    /// How long access tokens live (default an hour, as Entra's). Under 5 minutes, clients that
+    /// refresh a token that close to expiry (azure_identity) ask for a new one on every call —
+    /// how a test puts the token endpoint between two Graph calls of one piece of work.
+    pub token_lifetime: Option<std::time::Duration>,
 }
 
 /// Shared state of one simulator, handed to every handler.
@@ -175,7 +179,7 @@ impl Sim {
             base_url,
             control: control::ControlState::new(options.rng_seed),
             throttle: throttle::Throttle::new(options.throttle.clone(), user_count),
-            tokens: auth::TokenIssuer::new(),
+            tokens: auth::TokenIssuer::new(options.token_lifetime),
             notifications: options.notifications.clone(),
             router: Mutex::new(None),
             shutdown,

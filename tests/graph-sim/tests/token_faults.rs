@@ -155,3 +155,38 @@ async fn token_errors_are_refused_on_graph_routes() {
     assert_eq!(r.status(), 400);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_token_fault_can_wait_for_a_graph_call_and_tokens_can_be_short_lived() {
+    let sim = start_with(graph_sim::SimOptions {
+        seed: graph_sim::Seed::contoso(),
+        token_lifetime: Some(std::time::Duration::from_secs(60)),
+        ..Default::default()
+    })
+    .await;
+    sim.control().add_fault(
+        FaultRule::new(
+            TOKEN_ROUTE,
+            FaultKind::TokenError {
+                error: TokenErrorCode::UnauthorizedClient,
+                status: None,
+            },
+        )
+        .after("GET /users/{user}")
+        .times(1),
+    );
+    // Not armed yet: no user has been read.
+    let (status, body, _) = ask_token(&sim).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["expires_in"], 60);
+    let graph = Graph::new(&sim).await;
+    let (status, _) = graph.get(&format!("/v1.0/users/{ADELE}")).await;
+    assert_eq!(status, 200);
+    // Armed by that read: the next token request fails, once.
+    let (status, body, _) = ask_token(&sim).await;
+    assert_eq!(status, 400);
+    assert_entra_shape(&body, "unauthorized_client", 7000112);
+    let (status, body, _) = ask_token(&sim).await;
+    assert_eq!(status, 200, "{body}");
+    sim.shutdown().await;
+}
