@@ -141,6 +141,11 @@ struct LocalArgs {
     /// against. It holds the demo tenant's (fictitious) phone numbers in clear.
     #[arg(long, value_name = "FILE")]
     state_out: Option<PathBuf>,
+    /// Then play the passkey era: the simulator's clock moves to DATE (after the SMS/voice
+    /// retirement; no telecom provider) and new hires get a Temporary Access Pass instead of
+    /// a phone. The demo policy turns the TAP bootstrap on for such a run.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = autoenroll_cli::local::parse_date)]
+    date: Option<time::Date>,
 }
 
 #[derive(Debug, Args)]
@@ -393,7 +398,10 @@ async fn doctor(args: DoctorArgs, policy_flags: &PolicyFlags) -> anyhow::Result<
 
 async fn local(args: LocalArgs, policy_flags: &PolicyFlags) -> anyhow::Result<ExitCode> {
     use autoenroll_cli::local;
-    let demo_policy = local::demo::policy_toml();
+    let demo_policy = match args.date {
+        Some(_) => local::demo::passkey_era_policy_toml(),
+        None => local::demo::policy_toml(),
+    };
     let default = args.seed.is_none().then_some((
         demo_policy.as_str(),
         "the demo policy (NL region, break-glass excluded)",
@@ -410,6 +418,7 @@ async fn local(args: LocalArgs, policy_flags: &PolicyFlags) -> anyhow::Result<Ex
         },
         progress: !args.no_progress && !args.json,
         state_out: args.state_out,
+        date: args.date,
     };
     let summary = local::run(&options, policy).await?;
     if args.json {

@@ -19,7 +19,6 @@ use crate::doctor::{Check, Status};
 use autoenroll_core::policy::Policy;
 
 pub mod bootstrap;
-pub mod registration_report;
 pub mod secure_score;
 
 fn check(name: &str, status: Status, detail: impl Into<String>) -> Check {
@@ -68,9 +67,9 @@ pub async fn checks_for(graph: &GraphClient, policy: &Policy, today: Date) -> Ve
         }
         Err(row) => vec![row],
     };
+    rows.push(bootstrap::bootstrap_row(policy));
     rows.push(bootstrap::registration(graph).await);
     rows.push(secure_score::secure_score(graph).await);
-    rows.push(registration_report::registration_report(graph).await);
     rows
 }
 

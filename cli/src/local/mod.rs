@@ -4,9 +4,12 @@
 //! and cross-checked against the simulator ([`summary`]).
 
 pub mod demo;
+pub mod passkey_era;
 pub mod scenario;
 pub mod stack;
 pub mod summary;
+
+mod eras;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -32,6 +35,15 @@ pub struct LocalOptions {
     pub progress: bool,
     /// Write the simulator's final tenant state (JSON) here, to check the summary against.
     pub state_out: Option<PathBuf>,
+    /// `--date`: after the scenario, move the simulator's clock to this date and play the
+    /// passkey era (bootstrap with Temporary Access Passes; the policy must turn it on).
+    pub date: Option<time::Date>,
+}
+
+/// `--date YYYY-MM-DD`.
+pub fn parse_date(text: &str) -> Result<time::Date, String> {
+    time::Date::parse(text, &time::format_description::well_known::Iso8601::DATE)
+        .map_err(|e| format!("expected YYYY-MM-DD: {e}"))
 }
 
 /// Step lines on stderr, above a live status line when stderr is a terminal.
@@ -87,7 +99,7 @@ pub async fn run(options: &LocalOptions, policy: Policy) -> anyhow::Result<Local
         }
     ));
     let ticker = spawn_status(&live.bar, &stack);
-    let result = drive(&stack, &live, started, options.state_out.as_deref()).await;
+    let result = drive(&stack, &live, started, options).await;
     ticker.abort();
     live.bar.finish_and_clear();
     stack.shutdown().await;
@@ -98,10 +110,11 @@ async fn drive(
     stack: &LocalStack,
     live: &Live,
     started: Instant,
-    state_out: Option<&std::path::Path>,
+    options: &LocalOptions,
 ) -> anyhow::Result<LocalSummary> {
     let users = scenario::backfill(stack, Duration::from_secs(45), live).await?;
-    let events = scenario::play(stack, &ScenarioOptions::for_tenant(users), live).await?;
+    let scenario_options = ScenarioOptions::for_tenant(users);
+    let events = scenario::play(stack, &scenario_options, live).await?;
     live.step("settling: one more reconcile round, queue drained");
     if !scenario::quiesce(stack, Duration::from_secs(20)).await {
         live.step("warning: the pipeline did not settle; the summary shows the state as it is");
@@ -109,7 +122,12 @@ async fn drive(
     let control = stack
         .control()
         .context("the local stack has no simulator")?;
+    let eras = match options.date {
+        Some(date) => eras::play(stack, live, date, &events, scenario_options.new_hires).await?,
+        None => Vec::new(),
+    };
     let final_dump = control.dump();
+    let state_out = options.state_out.as_deref();
     if let Some(path) = state_out {
         let text = serde_json::to_string_pretty(&final_dump)?;
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
@@ -117,9 +135,7 @@ async fn drive(
     let counters = control.counters();
     let notifications = control.notification_counters();
     let records = stack.audit.records();
-    let sub = &stack.subscription;
-    let subscription_writes =
-        u64::from(sub.created) + u64::from(sub.renewed) + sub.deleted.len() as u64;
+    let subscription_writes = stack.subscription_writes();
     let summary = summary::compute(&Inputs {
         tenant: stack.connected.description.clone(),
         policy: &stack.policy,
@@ -134,6 +150,7 @@ async fn drive(
         dead_letters: stack.dead_letters(),
         wall_time_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     });
+    let summary = LocalSummary { eras, ..summary };
     live.step("done");
     Ok(summary)
 }

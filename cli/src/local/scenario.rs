@@ -81,7 +81,7 @@ fn control(stack: &LocalStack) -> anyhow::Result<Control> {
 }
 
 /// Waits until `done()` holds, polling; false after `timeout`.
-async fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+pub(crate) async fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < timeout {
         if done() {

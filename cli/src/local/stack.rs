@@ -19,14 +19,16 @@ use anyhow::Context;
 use async_trait::async_trait;
 use autoenroll_aws::memory::{MemoryFifoQueue, MemoryPoller, StaticSecrets};
 use autoenroll_aws::metrics::EmfMetrics;
-use autoenroll_core::engine::Enroller;
+use autoenroll_aws::outbox::Outbox;
+use autoenroll_core::engine::{Bootstrap, Enroller};
 use autoenroll_core::memory::{
-    InMemoryAuditSink, InMemoryDeltaLinkStore, InMemoryMemoryStore, InMemorySubscriptionStore,
+    InMemoryAuditSink, InMemoryBootstrapStore, InMemoryDeltaLinkStore, InMemoryMemoryStore,
+    InMemorySubscriptionStore,
 };
 use autoenroll_core::policy::Policy;
 use autoenroll_core::ports::{SecretSource, SecretValue, StoreError};
 use autoenroll_enroll::EnrollFunction;
-use autoenroll_reconcile::Reconciler;
+use autoenroll_reconcile::{FollowUp, Reconciler};
 use autoenroll_subscriptions::{
     Report as SubscriptionReport, SubscriptionsConfig, SubscriptionsFunction,
 };
@@ -36,6 +38,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::tenant::{self, Connected};
+
+fn subscription_writes(report: &SubscriptionReport) -> u64 {
+    u64::from(report.created) + u64::from(report.renewed) + report.deleted.len() as u64
+}
+
+type Subscriptions = SubscriptionsFunction<InMemorySubscriptionStore, SharedSecrets>;
 
 /// Name of the clientState secret in the local secret source.
 pub const CLIENT_STATE_SECRET: &str = "autoenroll/local/client-state";
@@ -85,6 +93,12 @@ pub struct LocalStack {
     pub links: InMemoryDeltaLinkStore,
     pub subscription_store: InMemorySubscriptionStore,
     pub secrets: SharedSecrets,
+    /// Where Temporary Access Passes go (the SES/SNS twin; the pass masked in its listings).
+    pub outbox: Arc<Outbox>,
+    /// Open and closed bootstraps (the DynamoDB twin).
+    pub bootstraps: InMemoryBootstrapStore,
+    /// The reconcile schedule's bootstrap follow-up, run on the simulator's clock.
+    pub follow_up: FollowUp,
     /// What the subscriptions function did at start-up.
     pub subscription: SubscriptionReport,
     /// `http://127.0.0.1:PORT/`: the subscription's notificationUrl.
@@ -92,6 +106,8 @@ pub struct LocalStack {
     /// The tenant as it was before the pipeline touched it (the simulator's dump).
     pub initial_dump: serde_json::Value,
     webhook: Option<LocalWebhook>,
+    subscriptions: Arc<Subscriptions>,
+    later_subscription_writes: AtomicU64,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     reconcile_rounds: Arc<AtomicU64>,
@@ -206,6 +222,9 @@ impl LocalStack {
         let (stop, stop_rx) = watch::channel(false);
         let reconcile_rounds = Arc::new(AtomicU64::new(0));
 
+        let outbox = Arc::new(Outbox::new());
+        let bootstraps = InMemoryBootstrapStore::new();
+        let sim_clock = connected.simulator().map(|sim| sim.control());
         let function = EnrollFunction::new(
             Enroller::new(
                 graph.clone(),
@@ -213,8 +232,23 @@ impl LocalStack {
                 tenant_id.clone(),
                 memory.clone(),
                 audit.clone(),
-            ),
+            )
+            .with_bootstrap(Bootstrap {
+                delivery: outbox.clone(),
+                store: Arc::new(bootstraps.clone()),
+            })
+            // Telephony and passes are decided on the simulator's date (`local --date`).
+            .with_clock(Arc::new(move || {
+                sim_clock
+                    .as_ref()
+                    .map_or_else(time::OffsetDateTime::now_utc, |c| c.now())
+            })),
             quiet(),
+        );
+        let follow_up = FollowUp::new(
+            Arc::new(bootstraps.clone()),
+            Arc::new(queue.clone()),
+            tenant_id.clone(),
         );
         let poller = MemoryPoller::new(queue.clone()).retry_delay(options.retry_delay);
         let enroll_task = tokio::spawn(enroll_loop(
@@ -230,13 +264,16 @@ impl LocalStack {
             links.clone(),
             queue.clone(),
         );
+        let subscriptions = Arc::new(subscriptions);
         let lifecycle_task = tokio::spawn(lifecycle_loop(
-            subscriptions,
+            subscriptions.clone(),
             MemoryPoller::new(lifecycle).retry_delay(options.retry_delay),
             stop_rx.clone(),
         ));
+        let sim_clock = connected.simulator().map(|sim| sim.control());
         let reconcile_task = tokio::spawn(reconcile_loop(
             reconciler,
+            (follow_up.clone(), sim_clock),
             options.reconcile_every,
             reconcile_rounds.clone(),
             stop_rx,
@@ -250,10 +287,15 @@ impl LocalStack {
             links,
             subscription_store,
             secrets,
+            outbox,
+            bootstraps,
+            follow_up,
             subscription,
             webhook_url,
             initial_dump,
             webhook: Some(front),
+            subscriptions,
+            later_subscription_writes: AtomicU64::new(0),
             stop,
             tasks: vec![enroll_task, lifecycle_task, reconcile_task],
             reconcile_rounds,
@@ -263,6 +305,25 @@ impl LocalStack {
     /// The simulator (always there: the local stack runs on one).
     pub fn control(&self) -> Option<graph_sim::Control> {
         self.connected.simulator().map(|sim| sim.control())
+    }
+
+    /// The subscriptions function's scheduled run (after the simulator's clock jumped: the
+    /// subscription it made has expired on the new date and is made again).
+    pub async fn run_subscription_schedule(&self) -> anyhow::Result<SubscriptionReport> {
+        let report = self
+            .subscriptions
+            .run_schedule()
+            .await
+            .context("renewing the /users subscription")?;
+        self.later_subscription_writes
+            .fetch_add(subscription_writes(&report), Ordering::SeqCst);
+        Ok(report)
+    }
+
+    /// Graph writes the subscriptions function made (create, renew, delete) in this run.
+    pub fn subscription_writes(&self) -> u64 {
+        subscription_writes(&self.subscription)
+            + self.later_subscription_writes.load(Ordering::SeqCst)
     }
 
     /// Reconcile sweeps that finished a round so far.
@@ -331,7 +392,7 @@ async fn enroll_loop(
 /// The lifecycle queue's event source, locally: Graph's lifecycle events (queued by the
 /// webhook) to the subscriptions function, until stopped.
 async fn lifecycle_loop(
-    function: SubscriptionsFunction<InMemorySubscriptionStore, SharedSecrets>,
+    function: Arc<Subscriptions>,
     poller: MemoryPoller,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -356,14 +417,22 @@ async fn lifecycle_loop(
     }
 }
 
-/// The reconcile schedule, locally: a sweep, then `every`, until stopped.
+/// The reconcile schedule, locally: the bootstrap follow-up (on the simulator's clock) and a
+/// sweep, then `every`, until stopped.
 async fn reconcile_loop(
     reconciler: Reconciler<InMemoryDeltaLinkStore, MemoryFifoQueue>,
+    (follow_up, clock): (FollowUp, Option<graph_sim::Control>),
     every: Duration,
     rounds: Arc<AtomicU64>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
+        let now = clock
+            .as_ref()
+            .map_or_else(time::OffsetDateTime::now_utc, |c| c.now());
+        if let Err(e) = follow_up.run(now).await {
+            tracing::warn!(error = %e, "bootstrap follow-up failed");
+        }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         match reconciler.sweep(deadline, Duration::from_secs(10)).await {
             Ok(report) => {

@@ -14,7 +14,12 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::scenario::{EventKind, ScenarioEvent, protects};
-use crate::table::Table;
+
+pub mod era;
+mod render;
+
+pub use era::EraSummary;
+pub use render::render;
 
 /// How many scenario events of a kind ended protected, and by which trigger.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -99,6 +104,9 @@ pub struct LocalSummary {
     pub notifications_dropped: u64,
     pub wall_time_ms: u64,
     pub cross_check: CrossCheck,
+    /// `--date`: the phone era and the passkey era, each with its own figures.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub eras: Vec<EraSummary>,
 }
 
 impl LocalSummary {
@@ -111,6 +119,10 @@ impl LocalSummary {
             && self.new_hires.protected == self.new_hires.total
             && self.number_changes.protected == self.number_changes.total
             && self.dropped_notifications.protected == self.dropped_notifications.total
+            && self
+                .eras
+                .iter()
+                .all(|e| e.relying_on_undeliverable_phone == 0)
     }
 }
 
@@ -326,216 +338,5 @@ fn protected(policy: &Policy, dump: &Value, id: &str, auth: &Value) -> bool {
     has_method && mfa_on
 }
 
-fn secs(ms: u64) -> String {
-    format!("{:.1} s", ms as f64 / 1000.0)
-}
-
-fn scenario_line(c: &ScenarioCount) -> String {
-    format!(
-        "{}/{}  ({} by notification, {} by reconcile)",
-        c.protected, c.total, c.by_notification, c.by_reconcile
-    )
-}
-
-/// The summary table.
-pub fn render(s: &LocalSummary) -> String {
-    let mut t = Table::new(["SUMMARY", s.tenant.as_str()]);
-    t.row(["users in the tenant".to_owned(), s.users.to_string()]);
-    t.row([
-        "enrolled by autoenroll".to_owned(),
-        format!("{}  (phone registered and/or MFA switched on)", s.enrolled),
-    ]);
-    t.row([
-        "already protected".to_owned(),
-        s.already_protected.to_string(),
-    ]);
-    t.row([
-        "skipped (reported, never enabled)".to_owned(),
-        s.skipped.to_string(),
-    ]);
-    for (reason, n) in &s.skipped_by_reason {
-        t.row([format!("  {reason}"), n.to_string()]);
-    }
-    t.row([
-        "conflicts (own phone differs from AD)".to_owned(),
-        format!("{}  (left alone)", s.conflicts),
-    ]);
-    t.row(["failed".to_owned(), s.failed.to_string()]);
-    for (disposition, count) in &s.failed_by_disposition {
-        t.row([format!("  {}", disposition.as_str()), count.to_string()]);
-    }
-    t.row(["dead letters".to_owned(), s.dead_letters.to_string()]);
-    t.row([
-        "new hires protected".to_owned(),
-        scenario_line(&s.new_hires),
-    ]);
-    t.row([
-        "number changes applied".to_owned(),
-        scenario_line(&s.number_changes),
-    ]);
-    t.row([
-        "dropped notification caught".to_owned(),
-        scenario_line(&s.dropped_notifications),
-    ]);
-    let by_action = s
-        .writes_by_action
-        .iter()
-        .map(|(k, v)| format!("{k} {v}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    t.row([
-        "Graph writes used".to_owned(),
-        format!(
-            "{}  ({by_action}, subscription {})",
-            s.graph_writes,
-            s.cross_check.outcome_writes - s.writes_by_action.values().sum::<u64>()
-        ),
-    ]);
-    t.row([
-        "time to protection p50 / p99".to_owned(),
-        format!(
-            "{} / {}  (max {}, {} changes)",
-            secs(s.time_to_protection.p50_ms),
-            secs(s.time_to_protection.p99_ms),
-            secs(s.time_to_protection.max_ms),
-            s.time_to_protection.samples
-        ),
-    ]);
-    t.row([
-        "notifications delivered / dropped".to_owned(),
-        format!(
-            "{} / {}",
-            s.notifications_delivered, s.notifications_dropped
-        ),
-    ]);
-    t.row(["wall time".to_owned(), secs(s.wall_time_ms)]);
-    t.row([
-        "simulator cross-check".to_owned(),
-        if s.cross_check.agrees {
-            format!(
-                "agrees ({} users, {} changed, {} writes)",
-                s.cross_check.users_checked,
-                s.cross_check.protected_in_simulator,
-                s.cross_check.simulator_writes
-            )
-        } else {
-            format!("DISAGREES: {} mismatch(es)", s.cross_check.mismatches.len())
-        },
-    ]);
-    let mut out = t.render();
-    for m in &s.cross_check.mismatches {
-        out.push_str(&format!("  mismatch: {m}\n"));
-    }
-    out
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(user: &str, outcome: AuditOutcome, actions: &[&str]) -> AuditRecord {
-        AuditRecord {
-            user_id: user.into(),
-            user_principal_name: Some(format!("{user}@contoso.com")),
-            at: "2026-01-01T00:00:00Z".into(),
-            outcome,
-            actions: actions.iter().map(|a| (*a).to_owned()).collect(),
-            reasons: vec![],
-            masked_number: actions
-                .contains(&"addMobile")
-                .then(|| "+31 6******78".to_owned()),
-            trigger: Some(Trigger::Reconcile),
-        }
-    }
-
-    fn dump(mfa: &str, phone: Option<&str>) -> Value {
-        let phones = match phone {
-            Some(n) => serde_json::json!({"mobile": {"phoneNumber": n}}),
-            None => serde_json::json!({}),
-        };
-        serde_json::json!({"users": {"u1": {
-            "properties": {"userPrincipalName": "u1@contoso.com"},
-            "authentication": {"phones": phones, "other": [], "perUserMfaState": mfa}
-        }}})
-    }
-
-    fn inputs<'a>(
-        policy: &'a Policy,
-        initial: &'a Value,
-        final_dump: &'a Value,
-        records: &'a [AuditRecord],
-        writes: u64,
-    ) -> Inputs<'a> {
-        Inputs {
-            tenant: "t".into(),
-            policy,
-            initial,
-            final_dump,
-            records,
-            events: &[],
-            simulator_writes: writes,
-            subscription_writes: 0,
-            notifications_delivered: 0,
-            notifications_dropped: 0,
-            dead_letters: 0,
-            wall_time_ms: 0,
-        }
-    }
-
-    /// One user enrolled by the outcomes (phone + MFA, 2 writes), checked against a simulator
-    /// that shows `mfa` and `phone` and counted `writes`.
-    fn check_one(mfa: &str, phone: Option<&str>, writes: u64) -> LocalSummary {
-        let policy = Policy::default();
-        let initial = dump("disabled", None);
-        let final_dump = dump(mfa, phone);
-        let records = [record(
-            "u1",
-            AuditOutcome::Done,
-            &["addMobile", "setPerUserMfa:enabled"],
-        )];
-        compute(&inputs(&policy, &initial, &final_dump, &records, writes))
-    }
-
-    #[test]
-    fn outcomes_that_match_the_simulator_agree() {
-        let s = check_one("enforced", Some("+31 612345678"), 2);
-        assert!(s.cross_check.agrees, "{:?}", s.cross_check.mismatches);
-        assert_eq!(s.enrolled, 1);
-        assert!(s.ok());
-    }
-
-    #[test]
-    fn every_disagreement_with_the_simulator_is_a_mismatch() {
-        for (situation, mfa, phone, writes) in [
-            ("the simulator shows nothing changed", "disabled", None, 2),
-            (
-                "more writes than the outcomes account for",
-                "enforced",
-                Some("+31 612345678"),
-                3,
-            ),
-            (
-                "another number registered",
-                "enforced",
-                Some("+31 612345600"),
-                2,
-            ),
-            ("MFA still off", "disabled", Some("+31 612345678"), 2),
-        ] {
-            let s = check_one(mfa, phone, writes);
-            assert!(!s.cross_check.agrees, "{situation}");
-            assert!(!s.ok(), "{situation}");
-        }
-    }
-
-    #[test]
-    fn percentiles_use_the_nearest_rank() {
-        let p = Percentiles::of((1..=100).collect());
-        assert_eq!(
-            (p.p50_ms, p.p99_ms, p.max_ms, p.samples),
-            (50, 99, 100, 100)
-        );
-        assert_eq!(Percentiles::of(vec![]).p99_ms, 0);
-        assert_eq!(Percentiles::of(vec![7]).p50_ms, 7);
-    }
-}
+mod tests;

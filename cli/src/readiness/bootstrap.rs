@@ -7,7 +7,7 @@
 //! Pure functions over what Graph returned, so every outcome is table-tested; the async part
 //! only reads.
 
-use autoenroll_core::policy::{BootstrapEffect, Policy};
+use autoenroll_core::policy::{BootstrapEffect, BootstrapOff, Policy};
 use autoenroll_graph::GraphClient;
 use autoenroll_graph::model::methods_policy::{
     AuthenticationMethodsPolicy, MethodConfiguration, MethodConfigurationId,
@@ -78,6 +78,28 @@ fn targeting_problem(config: &MethodConfiguration, policy: &Policy) -> Option<St
             foreign.join(", ")
         )
     })
+}
+
+/// Whether autoenroll's own TAP bootstrap is on, and why not when it is off
+/// ([`Policy::bootstrap_effect`]): on is OK; off is a WARN only when it was not asked to be
+/// off, since from the retirement date new users without a usable phone get nothing.
+pub fn bootstrap_row(policy: &Policy) -> Check {
+    const ROW: &str = "TAP bootstrap";
+    match policy.bootstrap_effect() {
+        BootstrapEffect::On { mode, delivery } => check(
+            ROW,
+            Status::Ok,
+            format!("on: {mode}, the pass goes by {delivery}"),
+        ),
+        BootstrapEffect::Off(why @ BootstrapOff::SetOff) => {
+            check(ROW, Status::Ok, format!("off: {why}"))
+        }
+        BootstrapEffect::Off(why) => check(
+            ROW,
+            Status::Warn,
+            format!("off: {why}. New users without a usable method get no Temporary Access Pass"),
+        ),
+    }
 }
 
 /// The TAP and FIDO2 rows for a methods policy already read.

@@ -122,6 +122,9 @@ pub struct StackOptions {
     /// done) and the invocation fails, so every message of the batch is delivered again.
     pub crash_rate: f64,
     pub crash_within: Duration,
+    /// Access-token lifetime in the simulator (`None`: an hour). Under 5 minutes the functions'
+    /// client asks for a token on every Graph call.
+    pub token_lifetime: Option<Duration>,
 }
 
 impl StackOptions {
@@ -145,6 +148,7 @@ impl StackOptions {
             request_timeout: Duration::from_secs(5),
             crash_rate: 0.0,
             crash_within: Duration::from_millis(40),
+            token_lifetime: None,
         }
     }
 }
@@ -428,6 +432,7 @@ impl Stack {
             synthetic_users: options.synthetic_users,
             rng_seed: Some(options.rng_seed),
             notifications: options.notifications.clone(),
+            token_lifetime: options.token_lifetime,
             ..Default::default()
         })
         .await

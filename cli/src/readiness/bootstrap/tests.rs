@@ -357,3 +357,29 @@ fn registration_ca_outcomes() {
         assert!(row.detail.contains(text), "{name}: {row:?}");
     }
 }
+
+#[test]
+fn the_bootstrap_row_says_why_it_is_off() {
+    let mut policy = Policy::default();
+    let row = bootstrap_row(&policy);
+    assert_eq!(row.status, Status::Warn, "{row:?}");
+    assert!(row.detail.contains("no delivery channel"), "{row:?}");
+    policy.bootstrap.mode = Some(autoenroll_core::policy::BootstrapMode::Off);
+    let row = bootstrap_row(&policy);
+    assert_eq!(
+        (row.status, row.detail.as_str()),
+        (Status::Ok, "off: bootstrap is set to off")
+    );
+    policy.bootstrap.mode = None;
+    policy.bootstrap.delivery = Some(autoenroll_core::policy::BootstrapDelivery::ManagerEmail);
+    let row = bootstrap_row(&policy);
+    assert_eq!(row.status, Status::Warn);
+    assert!(row.detail.contains("no sender"), "{row:?}");
+    policy.bootstrap.email_from = Some("autoenroll@contoso.com".into());
+    let row = bootstrap_row(&policy);
+    assert_eq!(row.status, Status::Ok);
+    assert_eq!(
+        row.detail,
+        "on: when-no-usable-method, the pass goes by manager-email"
+    );
+}
