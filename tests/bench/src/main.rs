@@ -44,6 +44,14 @@ struct Args {
     /// Which scenarios to run (comma separated).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "all")]
     scenario: Vec<Scenario>,
+    /// MFA modes of the backfill scenario (comma separated), each run with its own baseline.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "per-user,group"
+    )]
+    backfill_modes: Vec<backfill::BackfillMode>,
     /// Users to backfill (scenario 1).
     #[arg(long, default_value_t = 5_000)]
     users: usize,
@@ -101,6 +109,9 @@ struct Args {
     /// Cold starts per function.
     #[arg(long, default_value_t = 5)]
     coldstart_runs: usize,
+    /// Functions the cold-start scenario starts (comma separated; default all four).
+    #[arg(long, value_delimiter = ',')]
+    coldstart_functions: Vec<String>,
     /// Where to write the JSON report.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -148,6 +159,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     if wants(&args, Scenario::Backfill) {
         let b = backfill::BackfillArgs {
+            modes: args.backfill_modes.clone(),
             users: args.users,
             baseline_users: args.baseline_users,
             concurrency: args.concurrency,
@@ -157,7 +169,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             ..backfill::BackfillArgs::default()
         };
         eprintln!("bench: scenario 1 (backfill), {} users…", b.users);
-        run.scenarios.push(backfill::run(&b).await?);
+        run.scenarios.extend(backfill::run(&b).await?);
     }
     if wants(&args, Scenario::Webhook) {
         let w = webhook::WebhookArgs {
@@ -207,10 +219,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let c = coldstart::ColdStartArgs {
             dir,
             runs: args.coldstart_runs,
-            functions: coldstart::FUNCTIONS
-                .iter()
-                .map(|f| (*f).to_owned())
-                .collect(),
+            functions: if args.coldstart_functions.is_empty() {
+                coldstart::FUNCTIONS
+                    .iter()
+                    .map(|f| (*f).to_owned())
+                    .collect()
+            } else {
+                args.coldstart_functions.clone()
+            },
         };
         eprintln!(
             "bench: scenario 3 (cold start), binaries in {}…",

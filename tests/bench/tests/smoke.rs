@@ -49,7 +49,13 @@ fn bench_runs_at_tiny_sizes_and_writes_well_formed_output() {
         stdout.contains("| scenario | metric | value | unit | target | ok |"),
         "{stdout}"
     );
-    let scenarios = ["1 backfill", "4 scale", "2 webhook", "5 exposure"];
+    let scenarios = [
+        "1 backfill per-user",
+        "1 backfill group",
+        "4 scale",
+        "2 webhook",
+        "5 exposure",
+    ];
     for s in scenarios {
         assert!(
             stdout.lines().any(|l| l.starts_with(&format!("| {s} |"))),
@@ -68,7 +74,16 @@ fn bench_runs_at_tiny_sizes_and_writes_well_formed_output() {
         .map(|s| s["scenario"].as_str().unwrap())
         .collect();
     listed.sort_unstable();
-    assert_eq!(listed, ["1 backfill", "2 webhook", "4 scale", "5 exposure"]);
+    assert_eq!(
+        listed,
+        [
+            "1 backfill group",
+            "1 backfill per-user",
+            "2 webhook",
+            "4 scale",
+            "5 exposure"
+        ]
+    );
     for scenario in report["scenarios"].as_array().unwrap() {
         let metrics = scenario["metrics"].as_array().unwrap();
         assert!(!metrics.is_empty(), "{scenario}");
