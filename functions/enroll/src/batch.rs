@@ -181,6 +181,9 @@ fn emit(metrics: &EmfMetrics, report: &UserReport) {
     if report.was_throttled() {
         metrics.graph_throttled(1);
     }
+    for stage in report.bootstrap_stages() {
+        metrics.bootstrap(stage);
+    }
 }
 
 /// The reason dimension: the skip reason's name without its detail (a fixed, small set).

@@ -22,7 +22,7 @@ use tokio::time::Instant;
 mod batch;
 pub mod local;
 
-use autoenroll_core::engine::Enroller;
+use autoenroll_core::engine::{Bootstrap, Enroller};
 pub use batch::{BatchError, handle_batch};
 
 /// The variables this function reads itself, besides the policy's.
@@ -175,13 +175,22 @@ pub async fn from_env(
         autoenroll_aws::config::dynamodb_client(aws),
         env.required(runtime::TABLE_NAME)?,
     );
-    let enroller = Enroller::new(
+    // SES / SNS only when the policy turns the TAP bootstrap on (a delivery channel set); the
+    // open bootstraps live in the same table as the memory.
+    let deliveries = autoenroll_aws::delivery::deliveries_for(&policy, aws);
+    let mut enroller = Enroller::new(
         graph,
         Arc::new(policy),
         settings.tenant_id,
         store.clone(),
-        store,
+        store.clone(),
     );
+    if let Some(deliveries) = deliveries {
+        enroller = enroller.with_bootstrap(Bootstrap {
+            delivery: Arc::new(deliveries),
+            store: Arc::new(store),
+        });
+    }
     let function = EnrollFunction::new(enroller, EmfMetrics::stdout());
     // The first user waits for the tenant's methods policy (telephony, TAP); reading it now
     // overlaps that round trip with the rest of init and the wait for the first message.
