@@ -99,7 +99,8 @@ impl DataSource {
     pub fn describe(self) -> &'static str {
         match self {
             DataSource::RegistrationReport => {
-                "registration report (GET /reports/authenticationMethods/userRegistrationDetails,                  one call per page), with a user's own method list only where it falls short"
+                "registration report (GET /reports/authenticationMethods/userRegistrationDetails, \
+                 one call per page), with a user's own method list only where it falls short"
             }
             DataSource::PerUserMethods => {
                 "per-user method reads (GET /users/{id}/authentication/methods)"
