@@ -21,17 +21,19 @@ use std::time::Duration;
 use async_trait::async_trait;
 use autoenroll_aws::memory::{MemoryFifoQueue, MemoryPoller, StaticSecrets};
 use autoenroll_aws::metrics::{CapturedMetrics, EmfMetrics};
+use autoenroll_aws::outbox::Outbox;
 use autoenroll_aws::poller::{BatchOutcome, DrainReport, PollError, Settlement, SqsEventSource};
 use autoenroll_aws::sqs::{SqsPoller, SqsQueue};
-use autoenroll_core::engine::Enroller;
+use autoenroll_core::engine::{Bootstrap, Enroller};
 use autoenroll_core::memory::{
-    InMemoryAuditSink, InMemoryDeltaLinkStore, InMemoryMemoryStore, InMemorySubscriptionStore,
+    InMemoryAuditSink, InMemoryBootstrapStore, InMemoryDeltaLinkStore, InMemoryMemoryStore,
+    InMemorySubscriptionStore,
 };
 use autoenroll_core::policy::Policy;
 use autoenroll_core::ports::{EnrollQueue, EnrollRequest, QueueError};
 use autoenroll_enroll::EnrollFunction;
 use autoenroll_graph::{Credential, GraphClient, GraphConfig, PacingConfig, RetryConfig, Secret};
-use autoenroll_reconcile::{ReconcileFunction, Reconciler, SweepFailure, SweepReport};
+use autoenroll_reconcile::{FollowUp, ReconcileFunction, Reconciler, SweepFailure, SweepReport};
 use autoenroll_subscriptions::SubscriptionsConfig;
 use autoenroll_webhook::{LocalWebhook, Webhook, WebhookConfig};
 use aws_lambda_events::event::sqs::SqsEvent;
@@ -382,6 +384,11 @@ pub struct Stack {
     pub enroll_metrics: CapturedMetrics,
     pub webhook_metrics: CapturedMetrics,
     pub workers: usize,
+    /// Where passes go when the policy turns the TAP bootstrap on (the SES/SNS twin).
+    pub outbox: Arc<Outbox>,
+    pub bootstraps: InMemoryBootstrapStore,
+    /// The reconcile schedule's bootstrap follow-up; run it with the simulator's `now`.
+    pub follow_up: FollowUp,
     crashes: CrashInjector,
 }
 
@@ -471,6 +478,9 @@ impl Stack {
         let memory = InMemoryMemoryStore::new();
         let audit = InMemoryAuditSink::new();
         let (enroll_emf, enroll_metrics) = EmfMetrics::capture();
+        let outbox = Arc::new(Outbox::new());
+        let bootstraps = InMemoryBootstrapStore::new();
+        let clock = sim.control();
         let enroll = EnrollFunction::new(
             Enroller::new(
                 graph.clone(),
@@ -478,8 +488,19 @@ impl Stack {
                 TENANT,
                 memory.clone(),
                 audit.clone(),
-            ),
+            )
+            // Inert unless the policy turns bootstrap on.
+            .with_bootstrap(Bootstrap {
+                delivery: outbox.clone(),
+                store: Arc::new(bootstraps.clone()),
+            })
+            .with_clock(Arc::new(move || clock.now())),
             enroll_emf,
+        );
+        let follow_up = FollowUp::new(
+            Arc::new(bootstraps.clone()),
+            Arc::new(queue.clone()),
+            TENANT,
         );
         let delta_links = InMemoryDeltaLinkStore::new();
         let reconcile = ReconcileFunction::new(Reconciler::new(
@@ -507,6 +528,9 @@ impl Stack {
             enroll_metrics,
             webhook_metrics,
             workers: options.workers,
+            outbox,
+            bootstraps,
+            follow_up,
             crashes: CrashInjector::new(options.crash_rate, options.crash_within, options.rng_seed),
         })
     }

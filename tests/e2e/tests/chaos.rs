@@ -17,6 +17,9 @@ use autoenroll_e2e::{APP_SECRET, QueueKind, Stack, StackOptions, StackQueue};
 use graph_sim::{ChangeKind, FaultKind, FaultRule, NotificationOptions};
 use serde_json::{Value, json};
 
+#[path = "chaos/passkey_era.rs"]
+mod passkey_era;
+
 struct Size {
     users: usize,
     changes: usize,
@@ -506,6 +509,18 @@ async fn chaos_ci_sized() {
     run_chaos(Size {
         users: 200,
         changes: 50,
+        retry_after_secs: 0,
+        workers: 4,
+    })
+    .await;
+}
+
+/// The passkey era: post-retirement clock, TAP bootstrap on, failing deliveries.
+#[tokio::test]
+async fn chaos_passkey_era_ci_sized() {
+    passkey_era::run(Size {
+        users: 100,
+        changes: 0,
         retry_after_secs: 0,
         workers: 4,
     })
