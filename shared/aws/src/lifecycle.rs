@@ -12,7 +12,6 @@ use autoenroll_core::ports::QueueError;
 use sha2::{Digest, Sha256};
 
 use crate::fifo::{FifoMessage, MAX_BATCH, group_id};
-use crate::memory::MemoryFifoQueue;
 use crate::sqs::SqsQueue;
 
 /// Checks and encodes a lifecycle message.
@@ -51,35 +50,10 @@ impl LifecycleQueue for SqsQueue {
     }
 }
 
-#[async_trait]
-impl LifecycleQueue for MemoryFifoQueue {
-    async fn send_lifecycle(&self, messages: &[SubscriptionLifecycle]) -> Result<(), QueueError> {
-        self.check_available()?;
-        let encoded = messages
-            .iter()
-            .map(fifo_message)
-            .collect::<Result<Vec<_>, _>>()?;
-        for message in encoded {
-            self.send(message);
-        }
-        Ok(())
-    }
-}
-
-impl MemoryFifoQueue {
-    /// The lifecycle messages on the queue, in send order (inspection; other bodies are left
-    /// out).
-    pub fn lifecycle_messages(&self) -> Vec<SubscriptionLifecycle> {
-        self.bodies()
-            .iter()
-            .filter_map(|body| decode_body(body).ok())
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memory::MemoryFifoQueue;
     use autoenroll_core::notification::LifecycleEvent;
 
     fn message(subscription: &str) -> SubscriptionLifecycle {

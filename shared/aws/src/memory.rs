@@ -31,6 +31,7 @@ use autoenroll_core::ports::{EnrollQueue, EnrollRequest, QueueError};
 use crate::fifo::{DEDUP_WINDOW, FifoMessage, MAX_BATCH};
 
 mod clock;
+mod lifecycle;
 mod poller;
 mod secrets;
 
@@ -76,8 +77,8 @@ struct State {
     /// De-duplication id → (message id, time accepted).
     dedup: HashMap<String, (String, u64)>,
     /// (time accepted, de-duplication id) in acceptance order, so expired ids are forgotten
-    /// from the front instead of by a scan of every id on every send (which made a send cost
-    /// grow with the queue: ~35 µs → ~200 µs per webhook call over a 30,000-message bench run).
+    /// from the front instead of by a scan of every id on every send, whose cost would grow
+    /// with the queue (BENCHMARKS.md, the webhook bench).
     dedup_order: VecDeque<(u64, String)>,
     next_sequence: u64,
 }
