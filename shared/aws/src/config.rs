@@ -63,8 +63,8 @@ pub async fn for_moto(endpoint: &str) -> SdkConfig {
 /// the environment — as `aws-smithy-runtime`'s `default_https_client` builds it), except that
 /// it trusts Mozilla's root certificates compiled in (`webpki-root-certs`) instead of reading
 /// the system store. That read (`rustls-native-certs`: a bundle plus every file of the
-/// certificate directory, ~290 files on Debian, a bundle and a directory on Amazon Linux) was
-/// the largest share of every function's start-up CPU (BENCHMARKS.md, scenario 3). AWS's
+/// certificate directory) is a large share of a function's start-up CPU (BENCHMARKS.md,
+/// scenario 3). AWS's
 /// endpoints chain to Amazon Root CA 1–4 / Starfield, which are in that set.
 pub fn http_client() -> SharedHttpClient {
     let mut store = TrustStore::empty().with_native_roots(false);
@@ -94,9 +94,9 @@ pub fn http_client() -> SharedHttpClient {
         // The SDK calls this once with no settings each time a service client is built
         // (`validate_base_client_config`, to load the system store early) and throws the result
         // away; it keeps only the connectors built with settings, one per distinct timeout
-        // pair. Building a TLS connector parses every root from PEM (~150 roots), so that
-        // throw-away call gets a plain connector: enroll builds three clients, and the parsing
-        // was ~12 % of its cold-start CPU (BENCHMARKS.md, scenario 3).
+        // pair. Building a TLS connector parses every root from PEM, so that throw-away call
+        // gets a plain connector: a function builds several clients, and each parse costs
+        // cold-start CPU (BENCHMARKS.md, scenario 3).
         let Some(settings) = settings else {
             return ConnectorBuilder::default().build_http();
         };

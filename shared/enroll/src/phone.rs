@@ -2,7 +2,7 @@
 //!
 //! Port choice: `rlibphonenumber` 2.x over `phonenumber` 0.3. Both agree with Google's
 //! libphonenumber on our AD-style values, but the first parse (decoding the metadata) costs
-//! ~8 ms with `rlibphonenumber` against ~55 ms with `phonenumber` (measured for the core issue),
+//! several times less with `rlibphonenumber` (BENCHMARKS.md, "Figures behind design choices"),
 //! and that first parse happens in the enroll Lambda's cold start. It also ships newer metadata.
 //! The metadata sits behind the crate's `LazyLock` (`PHONE_NUMBER_UTIL`): it is decoded once per
 //! process, on first use; [`warm_up`] lets a function pay that during its init phase instead of

@@ -92,11 +92,10 @@ impl GraphClient {
             .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(60))
             .user_agent(concat!("autoenroll-graph/", env!("CARGO_PKG_VERSION")));
-        // Trust roots: Mozilla's set, compiled in (webpki-root-certs), not the platform store.
-        // The platform verifier read every file of the system store at start-up — 290 files
-        // here, a bundle plus a directory on Amazon Linux — ~15 % of the enroll function's
-        // cold-start CPU (BENCHMARKS.md, scenario 3). Graph's and Entra's chains end in
-        // DigiCert / Microsoft roots, which are in that set.
+        // Trust roots: Mozilla's set, compiled in (webpki-root-certs), not the platform store:
+        // the platform verifier reads every file of the system store at start-up, a large part
+        // of a function's cold start (BENCHMARKS.md, scenario 3). Graph's and Entra's chains end
+        // in DigiCert / Microsoft roots, which are in that set.
         let mut roots: Vec<reqwest::Certificate> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
             .iter()
             .filter_map(|der| reqwest::Certificate::from_der(der.as_ref()).ok())

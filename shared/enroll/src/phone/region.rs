@@ -37,9 +37,9 @@ impl FromStr for RegionCode {
 }
 
 /// The regions rlibphonenumber has metadata for (its `get_supported_regions()`, sorted), as a
-/// constant: checking a policy's region against the metadata itself decoded the whole numbering
-/// plan — ~10 ms of CPU in every function's cold start, reconcile's largest item, though only
-/// enroll parses numbers (BENCHMARKS.md, scenario 3). The test
+/// constant: checking a policy's region against the metadata itself decodes the whole numbering
+/// plan in every function's cold start, though only enroll parses numbers (BENCHMARKS.md,
+/// scenario 3). The test
 /// `supported_regions_are_the_metadatas` keeps it in step with the crate.
 pub(crate) const SUPPORTED_REGIONS: &[&str] = &[
     "AC", "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",

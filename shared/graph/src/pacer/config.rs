@@ -24,9 +24,8 @@ pub struct PacingConfig {
     /// Fraction of the share actually used, to absorb clock skew and requests that arrive at
     /// Graph later than we sent them. Small on purpose: a sliding window of the full quota
     /// never exceeds a continuously refilled bucket of that quota (the documented limit), so
-    /// only send-time jitter needs room, and every point here is throughput lost for good —
-    /// 0.9 held the backfill bench at 0.90 of the write ceiling, 0.97 gives 0.97 with no 429
-    /// (tests/bench, BENCHMARKS.md).
+    /// only send-time jitter needs room, and every point here is throughput lost for good
+    /// (the backfill bench's figures: BENCHMARKS.md).
     pub headroom: f64,
     pub aimd: AimdConfig,
 }
