@@ -64,6 +64,18 @@ fn method_sources(json: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The detail of doctor's "registration report" row in the report's readiness section.
+fn doctor_row(json: &Value) -> String {
+    json["readiness"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "registration report")
+        .and_then(|c| c["detail"].as_str())
+        .expect("doctor's registration report row")
+        .to_owned()
+}
+
 struct Outcome {
     json: Value,
     csv: String,
@@ -173,6 +185,9 @@ async fn both_sources_classify_every_user_alike_and_say_which_they_used() {
     assert!(sms_line(&per_user.csv).contains(",methodList,"));
     // The registration report has no numbers: the directory mobile stands in, masked.
     assert!(sms_line(&by_report.csv).contains("'+31 6******22"));
+    // doctor's row says the same.
+    assert!(doctor_row(&by_report.json).contains("readable"));
+    assert!(doctor_row(&per_user.json).contains("no Entra ID P1/P2"));
     premium.close().await;
     free.close().await;
 }
@@ -185,19 +200,7 @@ async fn without_audit_log_read_all_a_premium_tenant_falls_back_and_says_why() {
     assert_eq!(got.json["source"]["fallback"], "noPermission");
     assert_eq!(got.method_calls, 14);
     assert!(got.html.contains("AuditLog.Read.All"));
-    let doctor_row = got.json["readiness"]["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["check"] == "registration report")
-        .expect("doctor's registration report row")
-        .clone();
-    assert!(
-        doctor_row["detail"]
-            .as_str()
-            .unwrap()
-            .contains("grant AuditLog.Read.All"),
-        "{doctor_row}"
-    );
+    let row = doctor_row(&got.json);
+    assert!(row.contains("grant AuditLog.Read.All"), "{row}");
     connected.close().await;
 }
