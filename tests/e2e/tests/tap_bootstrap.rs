@@ -418,3 +418,140 @@ async fn a_failed_delivery_deletes_the_pass_and_the_retry_delivers_exactly_one()
     assert_no_secrets(&format!("{}\n{records}", logs.text()), &[&pass]);
     w.sim.shutdown().await;
 }
+
+/// The simulator after the retirement with the in-memory outbox as the delivery port and a
+/// Graph client that gives up on a request after `timeout`.
+async fn outbox_world(
+    outbox: Arc<autoenroll_aws::outbox::Outbox>,
+    timeout: std::time::Duration,
+) -> (
+    Sim,
+    Enroller<InMemoryMemoryStore, InMemoryAuditSink>,
+    String,
+) {
+    let sim = Sim::start(SimOptions {
+        seed: Seed::contoso(),
+        rng_seed: Some(16),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    sim.control()
+        .advance_clock_to(datetime!(2027-03-01 08:00 UTC));
+    let policy = Policy {
+        default_region: Some("NL".parse().unwrap()),
+        bootstrap: BootstrapPolicy {
+            delivery: Some(BootstrapDelivery::MobileSms),
+            ..BootstrapPolicy::default()
+        },
+        ..Policy::default()
+    };
+    let retry = RetryConfig {
+        max_attempts: 1,
+        ..RetryConfig::default()
+    };
+    let graph = autoenroll_e2e::graph_client_with_timeout(&sim, retry, timeout).unwrap();
+    let control = sim.control().clone();
+    let enroller = Enroller::new(
+        graph,
+        Arc::new(policy),
+        TENANT,
+        InMemoryMemoryStore::new(),
+        InMemoryAuditSink::new(),
+    )
+    .with_bootstrap(Bootstrap {
+        delivery: outbox,
+        store: Arc::new(InMemoryBootstrapStore::new()),
+    })
+    .with_clock(Arc::new(move || control.now()));
+    let user = sim
+        .control()
+        .create_user(json!({
+            "userPrincipalName": "tap.e2e.outbox@contoso.com",
+            "displayName": "Outbox Hire",
+            "mobilePhone": "+31 6 44440003",
+            "accountEnabled": true,
+            "userType": "Member",
+        }))
+        .unwrap();
+    (sim, enroller, user)
+}
+
+fn passkey() -> Registration {
+    Registration::Passkey {
+        passkey: PasskeyFlavour::Authenticator,
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_with_an_unknown_outcome_kills_that_pass_and_the_retry_sends_a_new_one() {
+    let outbox = Arc::new(autoenroll_aws::outbox::Outbox::new());
+    let (sim, enroller, user) =
+        outbox_world(outbox.clone(), std::time::Duration::from_secs(5)).await;
+    // The SMS leaves, then the answer is lost.
+    outbox.fail_next(autoenroll_aws::outbox::Injected::after_sending(
+        DeliveryError::Transient {
+            channel: Channel::MobileSms,
+            detail: "answer lost".into(),
+            outcome_unknown: true,
+        },
+    ));
+    let first = enroller.enroll_user(&user, &Trigger::Reconcile).await;
+    assert_eq!(first.disposition(), Some(Disposition::Retry));
+    let sent = outbox.sent();
+    assert_eq!(sent.len(), 1, "the message went out");
+    let lost = sent[0].pass().expose().to_owned();
+    assert!(
+        enroller.graph().tap(&user).list().await.unwrap().is_empty(),
+        "the pass that may have been sent is deleted"
+    );
+    assert!(
+        sim.control()
+            .sign_in_with_tap(&user, &lost, passkey())
+            .is_err()
+    );
+
+    let retry = enroller.enroll_user(&user, &Trigger::Reconcile).await;
+    assert!(issued(&retry.result), "{:?}", retry.result);
+    let sent = outbox.sent();
+    assert_eq!(sent.len(), 2, "one delivery per issued pass");
+    let fresh = sent[1].pass().expose().to_owned();
+    assert_ne!(fresh, lost, "a pass is never sent twice");
+    sim.control()
+        .sign_in_with_tap(&user, &fresh, passkey())
+        .expect("the new pass works");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pass_created_whose_answer_was_lost_is_deleted_not_left_to_block_the_user() {
+    let outbox = Arc::new(autoenroll_aws::outbox::Outbox::new());
+    let (sim, enroller, user) =
+        outbox_world(outbox.clone(), std::time::Duration::from_millis(300)).await;
+    sim.control().add_fault(
+        graph_sim::FaultRule::new(
+            "POST /users/{user}/authentication/temporaryAccessPassMethods",
+            graph_sim::FaultKind::Timeout {
+                hold_ms: 1_000,
+                apply_first: true,
+            },
+        )
+        .times(1),
+    );
+    let first = enroller.enroll_user(&user, &Trigger::Reconcile).await;
+    assert_eq!(
+        first.disposition(),
+        Some(Disposition::Retry),
+        "{:?}",
+        first.result
+    );
+    assert!(outbox.sent().is_empty());
+    assert!(
+        enroller.graph().tap(&user).list().await.unwrap().is_empty(),
+        "the pass nobody saw is gone"
+    );
+    let retry = enroller.enroll_user(&user, &Trigger::Reconcile).await;
+    assert!(issued(&retry.result), "{:?}", retry.result);
+    assert_eq!(outbox.sent().len(), 1);
+    sim.shutdown().await;
+}

@@ -96,7 +96,17 @@ pub(super) async fn issue_tap(
         is_usable_once: Some(usable_once),
     };
     let taps = graph.tap(user_id);
-    let created = taps.create(&request).await?;
+    let created = match taps.create(&request).await {
+        Ok(created) => created,
+        Err(e) => {
+            // After a timeout or a 5xx the pass may exist with nobody knowing its value; left
+            // alive it would look "pending" to the next plan and block the user.
+            if !e.status.is_some_and(|s| (400..500).contains(&s)) {
+                withdraw_unseen(graph, view).await;
+            }
+            return Err(e.into());
+        }
+    };
     let (Some(tap_id), Some(pass)) = (created.id.clone(), created.temporary_access_pass) else {
         // A 201 without id or pass: nothing we could hand over or clean up by id.
         tracing::error!(user_id, "TAP created without an id or a pass in the answer");
@@ -193,6 +203,24 @@ async fn withdraw(graph: &GraphClient, user_id: &str, tap_id: &str) {
         Err(e) if e.is_not_found() => {}
         Err(e) => {
             tracing::error!(user_id, tap_method_id = %tap_id, error = %e, "undelivered pass not deleted")
+        }
+    }
+}
+
+/// Deletes every pass of the user that the read did not list: after a create whose answer was
+/// lost, that is the one this attempt made (Graph keeps one pass per user).
+async fn withdraw_unseen(graph: &GraphClient, view: &UserView) {
+    let user_id = view.user.id.as_str();
+    let listed = match graph.tap(user_id).list().await {
+        Ok(listed) => listed,
+        Err(e) => {
+            tracing::warn!(user_id, error = %e, "passes not listed after a failed create");
+            return;
+        }
+    };
+    for id in listed.into_iter().filter_map(|t| t.id) {
+        if !view.methods.iter().any(|m| m.id == id) {
+            withdraw(graph, user_id, &id).await;
         }
     }
 }
