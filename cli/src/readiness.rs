@@ -19,6 +19,7 @@ use crate::doctor::{Check, Status};
 use autoenroll_core::policy::Policy;
 
 pub mod bootstrap;
+pub mod registration_report;
 pub mod secure_score;
 
 fn check(name: &str, status: Status, detail: impl Into<String>) -> Check {
@@ -70,6 +71,7 @@ pub async fn checks_for(graph: &GraphClient, policy: &Policy, today: Date) -> Ve
     rows.push(bootstrap::bootstrap_row(policy));
     rows.push(bootstrap::registration(graph).await);
     rows.push(secure_score::secure_score(graph).await);
+    rows.push(registration_report::registration_report(graph).await);
     rows
 }
 
