@@ -33,6 +33,7 @@ const OWN_ENV_VARS: &[&str] = &[
     "AUTOENROLL_TABLE_NAME",
     "AUTOENROLL_GRAPH_MAX_CONCURRENCY",
     "AUTOENROLL_GRAPH_QUOTA_SHARE",
+    autoenroll_core::bootstrap::ENV_HELPDESK_TOPIC_ARN,
 ];
 
 /// Every environment variable this function reads, including the policy's
@@ -190,6 +191,14 @@ pub async fn from_env(
             delivery: Arc::new(deliveries),
             store: Arc::new(store),
         });
+    }
+    // The helpdesk hears of new users whose passes all expired unused (optional topic).
+    let topic = env.optional(autoenroll_core::bootstrap::ENV_HELPDESK_TOPIC_ARN);
+    if let Some(helpdesk) = autoenroll_aws::bootstrap_notify::SnsHelpdesk::from_topic(
+        autoenroll_aws::config::sns_client(aws),
+        topic.as_deref(),
+    ) {
+        enroller = enroller.with_helpdesk(Arc::new(helpdesk));
     }
     let function = EnrollFunction::new(enroller, EmfMetrics::stdout());
     // The first user waits for the tenant's methods policy (telephony, TAP); reading it now

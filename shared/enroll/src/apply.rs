@@ -36,6 +36,7 @@ use crate::policy::Policy;
 use crate::ports::{AuditSink, ManagedPhone, MemoryStore, StoreError, Trigger};
 
 mod bootstrap;
+mod give_up;
 mod memory;
 pub use bootstrap::{BootstrapPorts, IssuedPass};
 use memory::{intend, release, remember, settle_pending};
@@ -56,6 +57,7 @@ pub async fn apply(
         graph,
         group: None,
         bootstrap: None,
+        helpdesk: None,
     };
     apply_with(writer, policy, view, plan, memory, audit_sink, trigger).await
 }
@@ -67,6 +69,8 @@ pub(crate) struct Writer<'a> {
     pub group: Option<(GroupBatcher, Participant)>,
     /// Delivery port and bootstrap store (`None`: bootstrap off).
     pub bootstrap: Option<BootstrapPorts<'a>>,
+    /// Told when a bootstrap's passes all expired (`None`: nobody).
+    pub helpdesk: Option<&'a dyn crate::bootstrap::HelpdeskNotifier>,
 }
 
 /// [`apply`] with its group add in `writer`'s batch.
@@ -146,7 +150,17 @@ async fn perform(
     }
     let (actions, notes) = match plan {
         Plan::Enroll { actions, notes } => (actions, notes),
-        Plan::Skip(reason) => return (Outcome::Skipped(reason.clone()), None),
+        Plan::Skip(reason) => {
+            if *reason == crate::plan::SkipReason::BootstrapExpired {
+                give_up::bootstrap_expired(
+                    writer.bootstrap.map(|p| p.store),
+                    writer.helpdesk,
+                    view,
+                )
+                .await;
+            }
+            return (Outcome::Skipped(reason.clone()), None);
+        }
     };
     // Also when there is nothing left to write: the pending phone of an attempt whose
     // confirmation was lost after its last write is confirmed here.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::apply::{BootstrapPorts, Writer, apply_with};
 mod stages;
 use crate::audit;
-use crate::bootstrap::BootstrapStore;
+use crate::bootstrap::{BootstrapStore, HelpdeskNotifier};
 use crate::delivery::PassDelivery;
 use crate::failure::Disposition;
 use crate::group_batch::{GroupBatchConfig, GroupBatcher};
@@ -35,6 +35,8 @@ pub struct Enroller<M, A> {
     group_batch: Option<GroupBatcher>,
     /// The TAP bootstrap's delivery port and store (`None`: bootstrap off).
     bootstrap: Option<Bootstrap>,
+    /// Told of expired bootstraps (`None`: nobody; the skip is still reported).
+    helpdesk: Option<Arc<dyn HelpdeskNotifier>>,
     /// The tenant's methods policy (telephony, TAP), read once per TTL.
     tenant_methods: TenantMethodsCache,
     /// What "now" is (the real clock unless a caller simulates a date).
@@ -172,6 +174,7 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
             audit,
             group_batch,
             bootstrap: None,
+            helpdesk: None,
             tenant_methods: TenantMethodsCache::default(),
             clock: Arc::new(OffsetDateTime::now_utc),
         }
@@ -181,6 +184,12 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
     /// remembering open bootstraps in `store`.
     pub fn with_bootstrap(mut self, bootstrap: Bootstrap) -> Self {
         self.bootstrap = Some(bootstrap);
+        self
+    }
+
+    /// Tell `helpdesk` when a new user's passes all expired unused (`bootstrapExpired`).
+    pub fn with_helpdesk(mut self, helpdesk: Arc<dyn HelpdeskNotifier>) -> Self {
+        self.helpdesk = Some(helpdesk);
         self
     }
 
@@ -365,6 +374,7 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
                     graph: &graph,
                     group,
                     bootstrap: self.bootstrap_ports(),
+                    helpdesk: self.helpdesk.as_deref(),
                 };
                 let outcome = apply_with(
                     writer,
