@@ -10,13 +10,15 @@
 //! steady pace, and each is watched through the simulator's change log.
 //!
 //! (a) notifications delivered promptly; (b) every notification dropped, so only the sweep
-//! finds the new users — reported in sweep intervals as well.
+//! finds the new users — reported in sweep intervals as well; (c) the passkey era (clock on
+//! 2027-03-01, no telecom provider): creation → Temporary Access Pass delivered.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use autoenroll_cli::local::scenario::quiesce;
 use autoenroll_cli::local::stack::{LocalStack, StackOptions};
+use autoenroll_core::policy::{BootstrapDelivery, BootstrapPolicy};
 use graph_sim::{Control, LatencyRule, Seed};
 use serde_json::json;
 
@@ -37,13 +39,16 @@ pub struct ExposureArgs {
 }
 
 /// Creates `n` users at `rate` per second and returns, per user, the time from its creation to
-/// protection (`None` if not protected before `deadline` after the last creation).
+/// `done` (`None` if not done before `deadline` after the last creation). `done` is asked on
+/// the user's changes and every `tick`.
 async fn watch_new_users(
     control: &Control,
     prefix: &str,
     n: usize,
     rate: f64,
     deadline: Duration,
+    tick: Duration,
+    done: &dyn Fn(&str) -> bool,
 ) -> anyhow::Result<Vec<Option<Duration>>> {
     let mut changes = control.subscribe_changes();
     let mut created: HashMap<String, (usize, Instant)> = HashMap::new();
@@ -52,7 +57,7 @@ async fn watch_new_users(
     let start = tokio::time::Instant::now();
     let mut next = 0;
     let mut last_created = start;
-    let mut check_all = tokio::time::interval(Duration::from_millis(100));
+    let mut check_all = tokio::time::interval(tick);
     loop {
         let pending = created.len();
         if next == n && pending == 0 {
@@ -76,7 +81,7 @@ async fn watch_new_users(
                 // catches those users.
                 if let Ok(event) = event
                     && let Some(&(i, at)) = created.get(&event.user_id)
-                    && control.user(&event.user_id).is_some_and(|u| is_protected(&u))
+                    && done(&event.user_id)
                 {
                     results[i] = Some(at.elapsed());
                     created.remove(&event.user_id);
@@ -85,7 +90,7 @@ async fn watch_new_users(
             _ = check_all.tick() => {
                 let done: Vec<String> = created
                     .keys()
-                    .filter(|id| control.user(id).is_some_and(|u| is_protected(&u)))
+                    .filter(|id| done(id))
                     .cloned()
                     .collect();
                 for id in done {
@@ -173,6 +178,63 @@ fn figures(
     }
 }
 
+/// (c) The passkey era: the clock on 2027-03-01 (Microsoft's SMS/voice retired, no telecom
+/// provider), notifications prompt again. A new user's phone no longer counts, so protection
+/// starts with a Temporary Access Pass: measured from creation to the pass in the outbox
+/// (delivered by the SMS twin, the moment the enroll run hands it over).
+async fn passkey_era(
+    stack: &LocalStack,
+    control: &Control,
+    args: &ExposureArgs,
+    deadline: Duration,
+    report: &mut ScenarioReport,
+) -> anyhow::Result<Vec<Option<Duration>>> {
+    let mut prompt = control.notification_options();
+    prompt.drop_rate = 0.0;
+    control
+        .set_notification_options(prompt)
+        .map_err(|e| anyhow::anyhow!("restoring notifications: {e}"))?;
+    control.advance_clock_to(time::macros::datetime!(2027-03-01 09:00 UTC));
+    // The subscription and the delta link expired on the way: a new subscription, and the
+    // sweep's full walk re-reads everyone — measured after it has settled.
+    stack.run_subscription_schedule().await?;
+    if !quiesce(stack, Duration::from_secs(300)).await {
+        report.note("(c) the stack did not settle within 300 s after the clock moved");
+    }
+    let upn_of = |id: &str| {
+        control.user(id).and_then(|u| {
+            u["properties"]["userPrincipalName"]
+                .as_str()
+                .map(str::to_owned)
+        })
+    };
+    let delivered =
+        |id: &str| upn_of(id).is_some_and(|upn| !stack.outbox.sent_to_user(&upn).is_empty());
+    let sent_before = stack.outbox.sent().len();
+    let c = watch_new_users(
+        control,
+        "exposc",
+        args.users,
+        args.create_rate,
+        deadline,
+        Duration::from_millis(10),
+        &delivered,
+    )
+    .await?;
+    figures(
+        report,
+        "(c) passkey era: trigger → TAP delivered",
+        &c,
+        None,
+        None,
+    );
+    report.note(format!(
+        "(c) passes delivered during (c): {} (one per new user expected; the outbox's SMS twin)",
+        stack.outbox.sent().len() - sent_before
+    ));
+    Ok(c)
+}
+
 pub async fn run(args: &ExposureArgs) -> anyhow::Result<ScenarioReport> {
     let mut report = ScenarioReport::new(
         "5 exposure",
@@ -184,7 +246,8 @@ pub async fn run(args: &ExposureArgs) -> anyhow::Result<ScenarioReport> {
             "workers": args.workers,
             "graphConcurrency": args.graph_concurrency,
             "stack": "autoenroll_cli::local::stack::LocalStack (webhook front, subscription, in-memory FIFO + poller, enroll handler, reconcile sweep)",
-            "policy": "default region NL, per-user MFA enabled, SMS default",
+            "policy": "default region NL, per-user MFA enabled, SMS default; TAP bootstrap by SMS (takes effect in (c))",
+            "passkeyEra": "(c) simulator clock 2027-03-01, no telecom provider: creation → pass in the outbox",
             "protected": "mobile phone method present and perUserMfaState enabled/enforced, read from the simulator",
         }),
     );
@@ -194,13 +257,14 @@ pub async fn run(args: &ExposureArgs) -> anyhow::Result<ScenarioReport> {
         graph_concurrency: args.graph_concurrency,
         ..StackOptions::default()
     };
-    let stack = LocalStack::start(
-        Seed::contoso(),
-        "bench",
-        crate::backfill::policy(),
-        &options,
-    )
-    .await?;
+    // Bootstrap on (SMS to the directory mobile) for (c); (a) and (b) run before the
+    // retirement, where every new user has a working phone and gets no pass.
+    let mut policy = crate::backfill::policy();
+    policy.bootstrap = BootstrapPolicy {
+        delivery: Some(BootstrapDelivery::MobileSms),
+        ..BootstrapPolicy::default()
+    };
+    let stack = LocalStack::start(Seed::contoso(), "bench", policy, &options).await?;
     let Some(control) = stack.control() else {
         anyhow::bail!("the local stack runs without a simulator");
     };
@@ -216,7 +280,18 @@ pub async fn run(args: &ExposureArgs) -> anyhow::Result<ScenarioReport> {
     let deadline = args.sweep * 5 + Duration::from_secs(30);
 
     // (a) prompt notifications.
-    let a = watch_new_users(&control, "exposa", args.users, args.create_rate, deadline).await?;
+    let protected = |id: &str| control.user(id).is_some_and(|u| is_protected(&u));
+    let tick = Duration::from_millis(100);
+    let a = watch_new_users(
+        &control,
+        "exposa",
+        args.users,
+        args.create_rate,
+        deadline,
+        tick,
+        &protected,
+    )
+    .await?;
     figures(
         &mut report,
         "(a) prompt notifications",
@@ -240,7 +315,16 @@ pub async fn run(args: &ExposureArgs) -> anyhow::Result<ScenarioReport> {
         .set_notification_options(drop_all)
         .map_err(|e| anyhow::anyhow!("dropping notifications: {e}"))?;
     let rounds_before = stack.reconcile_rounds();
-    let b = watch_new_users(&control, "exposb", args.users, args.create_rate, deadline).await?;
+    let b = watch_new_users(
+        &control,
+        "exposb",
+        args.users,
+        args.create_rate,
+        deadline,
+        tick,
+        &protected,
+    )
+    .await?;
     let rounds = stack.reconcile_rounds() - rounds_before;
     figures(
         &mut report,
@@ -249,9 +333,11 @@ pub async fn run(args: &ExposureArgs) -> anyhow::Result<ScenarioReport> {
         Some(args.sweep),
         None,
     );
+    let c = passkey_era(&stack, &control, args, deadline, &mut report).await?;
     report.series = Some(json!({
         "msToProtectedByCreationOrderA": series(&a),
         "msToProtectedByCreationOrderB": series(&b),
+        "msToPassDeliveredByCreationOrderC": series(&c),
     }));
     report.note(format!(
         "(a) notification counters after (a): {delivered:?}; (b) {rounds} sweeps completed during (b)"
