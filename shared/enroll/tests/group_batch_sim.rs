@@ -80,6 +80,27 @@ fn new_user(sim: &Sim, prefix: &str, i: usize) -> String {
         .unwrap()
 }
 
+/// A batcher whose window outlasts the test: its batches go out full or when every user waits.
+fn batcher(not_found_delay: Duration) -> GroupBatcher {
+    GroupBatcher::new(GroupBatchConfig {
+        window: Duration::from_secs(30),
+        not_found_delay,
+    })
+}
+
+/// Every user of `ids` added at once, each as a user in flight of its own.
+async fn add_all<S: AsRef<str>>(
+    batcher: &GroupBatcher,
+    graph: &GraphClient,
+    ids: &[S],
+) -> Vec<Result<GroupAdded, GroupAddError>> {
+    futures::future::join_all(
+        ids.iter()
+            .map(|id| batcher.add(batcher.participant(), graph, CA_GROUP, id.as_ref())),
+    )
+    .await
+}
+
 fn members(sim: &Sim) -> Vec<String> {
     sim.control().dump()["groups"][CA_GROUP]["members"]
         .as_array()
@@ -161,15 +182,8 @@ async fn one_bad_member_among_twenty_leaves_the_others_added_and_is_reported_alo
     ids.insert(7, gone.clone());
     let graph = graph(&sim);
     sim.control().reset_counters();
-    let batcher = GroupBatcher::new(GroupBatchConfig {
-        window: Duration::from_secs(30),
-        not_found_delay: Duration::from_millis(100),
-    });
-    let results = futures::future::join_all(
-        ids.iter()
-            .map(|id| batcher.add(batcher.participant(), &graph, CA_GROUP, id)),
-    )
-    .await;
+    let batcher = batcher(Duration::from_millis(100));
+    let results = add_all(&batcher, &graph, &ids).await;
     let now = members(&sim);
     for (id, result) in ids.iter().zip(&results) {
         if *id == gone {
@@ -214,15 +228,8 @@ async fn a_member_added_meanwhile_is_already_a_member_and_the_rest_are_added() {
     // Someone else adds the third user after our read (the plan asked for the add).
     graph.groups(CA_GROUP).add_member(&ids[2]).await.unwrap();
     sim.control().reset_counters();
-    let batcher = GroupBatcher::new(GroupBatchConfig {
-        window: Duration::from_secs(30),
-        not_found_delay: Duration::from_millis(100),
-    });
-    let results = futures::future::join_all(
-        ids.iter()
-            .map(|id| batcher.add(batcher.participant(), &graph, CA_GROUP, id)),
-    )
-    .await;
+    let batcher = batcher(Duration::from_millis(100));
+    let results = add_all(&batcher, &graph, &ids).await;
     assert!(
         matches!(results[2], Ok(GroupAdded::AlreadyMember)),
         "{results:?}"
@@ -248,10 +255,7 @@ async fn a_just_created_user_not_found_at_first_is_added_alone_after_the_delay()
     let late = "6b1f0c2e-4d3a-4e5b-8c7d-000000000042";
     let graph = graph(&sim);
     sim.control().reset_counters();
-    let batcher = GroupBatcher::new(GroupBatchConfig {
-        window: Duration::from_secs(30),
-        not_found_delay: Duration::from_millis(400),
-    });
+    let batcher = batcher(Duration::from_millis(400));
     let mut ids: Vec<&str> = known.iter().map(String::as_str).collect();
     ids.push(late);
     let control = sim.control();
@@ -269,15 +273,7 @@ async fn a_just_created_user_not_found_at_first_is_added_alone_after_the_delay()
             }))
             .unwrap();
     };
-    let (results, ()) = tokio::join!(
-        futures::future::join_all(ids.iter().map(|id| batcher.add(
-            batcher.participant(),
-            &graph,
-            CA_GROUP,
-            id
-        )),),
-        appears
-    );
+    let (results, ()) = tokio::join!(add_all(&batcher, &graph, &ids), appears);
     assert!(
         matches!(results[4], Ok(GroupAdded::AddedAfterWait)),
         "{results:?}"
