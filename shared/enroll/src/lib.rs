@@ -11,6 +11,8 @@ pub mod failure;
 pub mod group_batch;
 pub mod ids;
 pub mod lifecycle;
+/// In-memory stores (feature `memory`): for the local stack, tests and benchmarks.
+#[cfg(any(test, feature = "memory"))]
 pub mod memory;
 pub mod notification;
 pub mod outcome;
