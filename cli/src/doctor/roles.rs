@@ -32,6 +32,12 @@ const PHONE_WRITE: &[&str] = &[
     "UserAuthenticationMethod.ReadWrite.All",
 ];
 const PREFERENCES_WRITE: &[&str] = &["UserAuthenticationMethod.ReadWrite.All"];
+/// Creating and deleting a Temporary Access Pass (learn
+/// temporaryaccesspassauthenticationmethod-post / -delete).
+const TAP_WRITE: &[&str] = &[
+    "UserAuthMethod-TAP.ReadWrite.All",
+    "UserAuthenticationMethod.ReadWrite.All",
+];
 const PER_USER_MFA: &[&str] = &["Policy.ReadWrite.AuthenticationMethod"];
 const GROUP_MEMBERS_WRITE: &[&str] = &[
     "GroupMember.ReadWrite.All",
@@ -100,6 +106,17 @@ pub const ROUTE_ROLES: &[(&str, &str, &[&str])] = &[
     ),
     ("POST", "/groups/{group}/members/$ref", GROUP_MEMBERS_WRITE),
     ("PATCH", "/groups/{group}", GROUP_MEMBERS_WRITE),
+    (
+        "POST",
+        "/users/{user}/authentication/temporaryAccessPassMethods",
+        TAP_WRITE,
+    ),
+    (
+        "DELETE",
+        "/users/{user}/authentication/temporaryAccessPassMethods/{method}",
+        TAP_WRITE,
+    ),
+    ("GET", "/users/{user}/manager", USERS_READ),
     ("GET", "/groups/{group}", GROUP_MEMBERS_READ),
     (
         "POST",
@@ -183,6 +200,19 @@ pub fn required_roles(policy: &Policy) -> Vec<Requirement> {
             any_of: GROUP_MEMBERS_WRITE,
         }),
         MfaMode::None => {}
+    }
+    // The TAP bootstrap: passes are created (and deleted when a delivery fails), and the TAP
+    // policy's targets decide who may get one — unread, nobody would (the manager's mail is a
+    // user read).
+    if policy.bootstrap_effect().is_on() {
+        needs.push(Requirement {
+            purpose: "create and delete Temporary Access Passes (bootstrap)",
+            any_of: TAP_WRITE,
+        });
+        needs.push(Requirement {
+            purpose: "read the TAP, SMS and voice method policies (bootstrap)",
+            any_of: METHODS_POLICY_READ,
+        });
     }
     if !matches!(policy.mfa_mode, MfaMode::Group(_))
         && (!policy.excluded_groups.is_empty() || !policy.scope_groups.is_empty())

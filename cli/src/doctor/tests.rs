@@ -138,3 +138,50 @@ fn broad_roles_covered_by_narrow_ones_are_excessive() {
         ]
     );
 }
+
+#[test]
+fn bootstrap_needs_the_tap_write_and_the_methods_policy_read() {
+    let mut policy = Policy::default();
+    policy.mfa_mode = MfaMode::Group("c0a80101-5e1f-4c3a-8d2b-000000000001".into());
+    policy.set_sms_default = false;
+    policy.bootstrap.delivery = Some(autoenroll_core::policy::BootstrapDelivery::MobileSms);
+    let needs = required_roles(&policy);
+    let base = roles(&[
+        "User.Read.All",
+        "UserAuthenticationMethod.ReadWrite.All",
+        "GroupMember.ReadWrite.All",
+    ]);
+    let (missing, _) = compare_roles(&needs, &base);
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert!(
+        missing[0].contains("Policy.Read.AuthenticationMethod"),
+        "{missing:?}"
+    );
+    let mut narrow = roles(&[
+        "User.Read.All",
+        "UserAuthenticationMethod.Read.All",
+        "UserAuthMethod-Phone.ReadWrite.All",
+        "GroupMember.ReadWrite.All",
+        "Policy.Read.AuthenticationMethod",
+    ]);
+    let (missing, _) = compare_roles(&needs, &narrow);
+    assert!(
+        missing.len() == 1 && missing[0].contains("UserAuthMethod-TAP.ReadWrite.All"),
+        "{missing:?}"
+    );
+    narrow.push("UserAuthMethod-TAP.ReadWrite.All".into());
+    let (missing, excessive) = compare_roles(&needs, &narrow);
+    assert!(
+        missing.is_empty() && excessive.is_empty(),
+        "{missing:?} {excessive:?}"
+    );
+    // Off: neither is needed.
+    policy.bootstrap.delivery = None;
+    let (_, excessive) = compare_roles(&required_roles(&policy), &narrow);
+    assert!(
+        excessive
+            .iter()
+            .any(|r| r.contains("UserAuthMethod-TAP.ReadWrite.All")),
+        "{excessive:?}"
+    );
+}
