@@ -28,7 +28,10 @@ use graph_sim::{LatencyRule, Sim, SimOptions, TenantSize, ThrottleOptions};
 use serde_json::json;
 
 use crate::common::{self, create_users, graph_client, is_protected, start_sim};
+
+mod series;
 use crate::report::{Metric, ScenarioReport};
+use series::{longest_429_run, sampler, timeline, writes_at};
 
 /// The Conditional Access group of the Contoso seed (group mode's MFA group).
 const CA_GROUP: &str = "c0a80101-5e1f-4c3a-8d2b-000000000001";
@@ -201,101 +204,6 @@ async fn prepared_sim(args: &BackfillArgs, users: usize) -> anyhow::Result<(Sim,
         max_ms: None,
     }]);
     Ok((sim, ids))
-}
-
-/// One sample of the simulator's counters.
-#[derive(Debug, Clone, Copy)]
-struct Sample {
-    at: f64,
-    writes: u64,
-    throttled: u64,
-}
-
-fn sampler(
-    sim: &Sim,
-    start: Instant,
-) -> (
-    tokio::task::JoinHandle<Vec<Sample>>,
-    Arc<tokio::sync::Notify>,
-) {
-    let control = sim.control();
-    let stop = Arc::new(tokio::sync::Notify::new());
-    let stopped = stop.clone();
-    let task = tokio::spawn(async move {
-        let mut samples = Vec::new();
-        let mut tick = tokio::time::interval(Duration::from_millis(100));
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = stopped.notified() => break,
-            }
-            let c = control.counters();
-            samples.push(Sample {
-                at: start.elapsed().as_secs_f64(),
-                writes: c.writes,
-                throttled: c.throttled,
-            });
-        }
-        let c = control.counters();
-        samples.push(Sample {
-            at: start.elapsed().as_secs_f64(),
-            writes: c.writes,
-            throttled: c.throttled,
-        });
-        samples
-    });
-    (task, stop)
-}
-
-/// Longest run of consecutive whole seconds in which at least one 429 was served.
-fn longest_429_run(samples: &[Sample]) -> usize {
-    let Some(last) = samples.last() else {
-        return 0;
-    };
-    let seconds = last.at.ceil() as usize + 1;
-    let mut per_second = vec![0u64; seconds];
-    let mut prev = 0;
-    for s in samples {
-        let sec = (s.at.floor() as usize).min(seconds - 1);
-        per_second[sec] += s.throttled - prev;
-        prev = s.throttled;
-    }
-    let (mut best, mut run) = (0, 0);
-    for n in per_second {
-        run = if n > 0 { run + 1 } else { 0 };
-        best = best.max(run);
-    }
-    best
-}
-
-/// Writes and 429s per whole second, for the JSON report.
-fn timeline(samples: &[Sample]) -> serde_json::Value {
-    let seconds = samples.last().map_or(0, |s| s.at.ceil() as usize);
-    let writes: Vec<u64> = (0..seconds)
-        .map(|i| writes_at(samples, (i + 1) as f64) - writes_at(samples, i as f64))
-        .collect();
-    let throttled: Vec<u64> = (0..seconds)
-        .map(|i| {
-            let at = |t: f64| {
-                samples
-                    .iter()
-                    .take_while(|s| s.at <= t)
-                    .last()
-                    .map_or(0, |s| s.throttled)
-            };
-            at((i + 1) as f64) - at(i as f64)
-        })
-        .collect();
-    json!({ "writesPerSecond": writes, "throttledPerSecond": throttled })
-}
-
-/// Writes seen by the simulator at time `t` (the last sample at or before it).
-fn writes_at(samples: &[Sample], t: f64) -> u64 {
-    samples
-        .iter()
-        .take_while(|s| s.at <= t)
-        .last()
-        .map_or(0, |s| s.writes)
 }
 
 async fn run_users(
@@ -538,37 +446,4 @@ async fn run_mode(args: &BackfillArgs, mode: BackfillMode) -> anyhow::Result<Sce
         args.users
     ));
     Ok(report.finish())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn s(at: f64, writes: u64, throttled: u64) -> Sample {
-        Sample {
-            at,
-            writes,
-            throttled,
-        }
-    }
-
-    #[test]
-    fn storms_are_runs_of_seconds_with_429s() {
-        let samples = [
-            s(0.5, 0, 0),
-            s(1.5, 0, 2),
-            s(2.5, 0, 3),
-            s(3.5, 0, 3),
-            s(4.5, 0, 4),
-        ];
-        assert_eq!(longest_429_run(&samples), 2);
-        assert_eq!(longest_429_run(&[s(0.5, 0, 0)]), 0);
-    }
-
-    #[test]
-    fn writes_at_takes_the_last_sample_before() {
-        let samples = [s(0.1, 1, 0), s(0.2, 5, 0), s(0.3, 9, 0)];
-        assert_eq!(writes_at(&samples, 0.25), 5);
-        assert_eq!(writes_at(&samples, 0.0), 0);
-    }
 }
