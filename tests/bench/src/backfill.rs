@@ -94,7 +94,7 @@ impl Default for BackfillArgs {
             modes: vec![BackfillMode::PerUser, BackfillMode::Group],
             users: 5_000,
             baseline_users: 200,
-            concurrency: 64,
+            concurrency: 256,
             latency_ms: 80,
             write_limit: 3_000,
             write_window: Duration::from_secs(15),
