@@ -1,4 +1,4 @@
-//! The follow-up of open bootstraps (issue 15, item 4): every run hands the due ones
+//! The follow-up of open bootstraps: every run hands the due ones
 //! ([`BootstrapStore::due`]) back to the enroll queue as [`Trigger::FollowUp`] requests, where
 //! the plan closes a bootstrap whose user now has a lasting method, re-issues an expired,
 //! unused pass up to the policy's count, or gives up (`bootstrapExpired`, helpdesk told).

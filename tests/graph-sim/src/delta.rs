@@ -1,4 +1,4 @@
-//! `GET /users/delta` (issue 3 item 7), v1.0 and beta.
+//! `GET /users/delta`, v1.0 and beta.
 //!
 //! Sources: microsoft-graph-docs-contrib api-reference/v1.0/api/user-delta.md (query options
 //! only on the first call, encoded in the links; `$select` with `id` always returned;

@@ -1,4 +1,4 @@
-//! Change-notification delivery to subscribers (issue 3 item 6): the validation handshake, the
+//! Change-notification delivery to subscribers: the validation handshake, the
 //! background worker that turns the tenant's change log into POSTs of
 //! `changeNotificationCollection`s, retries, lifecycle (`reauthorizationRequired`) events and
 //! the fault knobs tests turn (delay, duplicates, drops, reordering).

@@ -1,4 +1,4 @@
-//! `/subscriptions` (issue 3 item 5): create with the validation handshake, list, get, renew
+//! `/subscriptions`: create with the validation handshake, list, get, renew
 //! (PATCH), delete, reauthorize — for `/users` and `/users/{id}`.
 //!
 //! Sources (microsoft-graph-docs-contrib, api-reference/v1.0): subscription-post-subscriptions,
