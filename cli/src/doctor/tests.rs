@@ -141,9 +141,11 @@ fn broad_roles_covered_by_narrow_ones_are_excessive() {
 
 #[test]
 fn bootstrap_needs_the_tap_write_and_the_methods_policy_read() {
-    let mut policy = Policy::default();
-    policy.mfa_mode = MfaMode::Group("c0a80101-5e1f-4c3a-8d2b-000000000001".into());
-    policy.set_sms_default = false;
+    let mut policy = Policy {
+        mfa_mode: MfaMode::Group("c0a80101-5e1f-4c3a-8d2b-000000000001".into()),
+        set_sms_default: false,
+        ..Policy::default()
+    };
     policy.bootstrap.delivery = Some(autoenroll_core::policy::BootstrapDelivery::MobileSms);
     let needs = required_roles(&policy);
     let base = roles(&[
