@@ -20,12 +20,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use autoenroll_core::delivery::{Contacts, choose_recipient};
 use autoenroll_core::engine::{Enroller, PlannedUser, Settle, UserReport, UserResult};
 use autoenroll_core::failure::{Cause, Disposition};
 use autoenroll_core::outcome::Outcome;
 use autoenroll_core::phone;
-use autoenroll_core::plan::Plan;
-use autoenroll_core::policy::Policy;
+use autoenroll_core::plan::{Action, Plan, UserView};
+use autoenroll_core::policy::{BootstrapEffect, Policy};
 use autoenroll_core::ports::{AuditSink, MemoryStore, Trigger};
 use autoenroll_graph::model::User;
 use autoenroll_graph::{GraphError, UserQuery};
@@ -235,7 +236,8 @@ impl<M: MemoryStore, A: AuditSink> Worker<'_, M, A> {
                 UserRow {
                     user_principal_name: view.user.user_principal_name.clone().unwrap_or_default(),
                     user_id: view.user.id.clone(),
-                    masked_number: masked_mobile(&view.user, self.enroller.policy()),
+                    masked_number: masked_pass_recipient(&view, &plan, self.enroller.policy())
+                        .unwrap_or_else(|| masked_mobile(&view.user, self.enroller.policy())),
                     decision,
                     actions,
                     reasons: plan.reasons().iter().map(|r| r.code()).collect(),
@@ -368,6 +370,34 @@ pub fn masked_mobile(user: &User, policy: &Policy) -> String {
         Ok(n) => n.masked(),
         Err(_) => phone::mask(raw),
     }
+}
+
+/// For a plan that issues a Temporary Access Pass: its recipient (the manager's e-mail or the
+/// directory mobile), chosen as apply will choose it, masked.
+fn masked_pass_recipient(view: &UserView, plan: &Plan, policy: &Policy) -> Option<String> {
+    if !plan
+        .actions()
+        .iter()
+        .any(|a| matches!(a, Action::IssueTap { .. }))
+    {
+        return None;
+    }
+    let BootstrapEffect::On { delivery, .. } = policy.bootstrap_effect() else {
+        return None;
+    };
+    let contacts = Contacts {
+        manager_mail: view
+            .bootstrap
+            .as_ref()?
+            .manager_mail
+            .as_ref()
+            .map(Option::as_deref),
+        mobile_phone: view.user.mobile_phone.as_deref(),
+        default_region: policy.default_region,
+    };
+    choose_recipient(delivery, &contacts)
+        .ok()
+        .map(|r| r.masked())
 }
 
 /// Object ids of the users holding any activated directory role.

@@ -3,17 +3,14 @@
 use std::process::ExitCode;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use autoenroll_cli::backfill::{self, BackfillOptions, Mode, StopFlag};
 use autoenroll_cli::config::{self, PolicyFlags};
 use autoenroll_cli::phone_check;
 use autoenroll_cli::report::{self, Decision, ReportDocument, Totals};
-use autoenroll_cli::stores::{DynAudit, DynMemory, FileMemoryStore, JsonlAuditSink, NoAudit};
+use autoenroll_cli::stores::{LocalFiles, RunStores, TableStores};
 use autoenroll_cli::tenant::{Connected, TenantFlags};
-use autoenroll_core::engine::Enroller;
-use autoenroll_core::memory::InMemoryMemoryStore;
 use autoenroll_core::phone::RegionCode;
 use autoenroll_core::policy::Policy;
 use clap::{Args, Parser, Subcommand};
@@ -288,14 +285,24 @@ async fn backfill_with(
 ) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating the report directory {}", args.out.display()))?;
-    let (memory, audit) = stores(mode, args, connected).await?;
-    let enroller = Enroller::new(
-        connected.graph.clone(),
-        Arc::new(policy),
-        connected.tenant_id.clone(),
-        memory,
-        audit,
-    );
+    let table = match &args.table {
+        Some(name) => {
+            let aws = autoenroll_aws::config::load(None).await;
+            let store = autoenroll_aws::dynamo::DynamoStore::new(
+                autoenroll_aws::config::dynamodb_client(&aws),
+                name.clone(),
+            );
+            let bootstrap = autoenroll_aws::delivery::bootstrap_for(&policy, &aws, store.clone());
+            Some(TableStores { store, bootstrap })
+        }
+        None => None,
+    };
+    let files = LocalFiles {
+        state_file: &args.state_file,
+        out: &args.out,
+    };
+    let stores = RunStores::open(mode, &policy, table, files, connected.is_simulated()).await?;
+    let enroller = stores.enroller(connected, policy);
     let stop = StopFlag::default();
     stop.on_ctrl_c();
     let options = BackfillOptions {
@@ -435,40 +442,6 @@ async fn local(args: LocalArgs, policy_flags: &PolicyFlags) -> anyhow::Result<Ex
         );
         Ok(ExitCode::from(exit::PROBLEMS))
     }
-}
-
-/// Memory and audit for a run (see `autoenroll_cli::stores`).
-async fn stores(
-    mode: Mode,
-    args: &RunArgs,
-    connected: &Connected,
-) -> anyhow::Result<(DynMemory, DynAudit)> {
-    if let Some(table) = &args.table {
-        let aws = autoenroll_aws::config::load(None).await;
-        let store = Arc::new(autoenroll_aws::dynamo::DynamoStore::new(
-            autoenroll_aws::config::dynamodb_client(&aws),
-            table.clone(),
-        ));
-        return Ok((DynMemory(store.clone()), DynAudit(store)));
-    }
-    let memory = if connected.is_simulated() {
-        DynMemory(Arc::new(InMemoryMemoryStore::new()))
-    } else {
-        let file = FileMemoryStore::open(&args.state_file)
-            .await
-            .with_context(|| format!("--state-file {}", args.state_file.display()))?;
-        DynMemory(Arc::new(file))
-    };
-    let audit = match mode {
-        Mode::Plan => DynAudit(Arc::new(NoAudit)),
-        Mode::Apply => {
-            let path = args.out.join("audit.jsonl");
-            let sink = JsonlAuditSink::append(&path)
-                .with_context(|| format!("opening {}", path.display()))?;
-            DynAudit(Arc::new(sink))
-        }
-    };
-    Ok((memory, audit))
 }
 
 fn now_rfc3339() -> String {

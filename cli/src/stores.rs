@@ -8,15 +8,121 @@
 //!
 //! Audit records (masked numbers only) go to the table, or to `audit.jsonl` in the report
 //! directory.
+//!
+//! When the policy turns the TAP bootstrap on, `plan` / `apply` run it as the enroll function
+//! does (`autoenroll_aws::delivery::bootstrap_for`: SES / SNS, open bootstraps in the table), so
+//! `--table` is required then: without it a new user would silently get no pass.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use anyhow::Context;
 use async_trait::async_trait;
+use autoenroll_aws::dynamo::DynamoStore;
+use autoenroll_core::engine::{Bootstrap, Enroller};
 use autoenroll_core::memory::InMemoryMemoryStore;
+use autoenroll_core::policy::{BootstrapEffect, Policy};
 use autoenroll_core::ports::{AuditRecord, AuditSink, ManagedPhone, MemoryStore, StoreError};
+
+use crate::backfill::Mode;
+use crate::tenant::Connected;
+
+/// The deployed stack's table (`--table`): memory and audit, and — built with
+/// `autoenroll_aws::delivery::bootstrap_for` — the TAP bootstrap when the policy turns it on.
+pub struct TableStores {
+    pub store: DynamoStore,
+    pub bootstrap: Option<Bootstrap>,
+}
+
+/// Where `plan` / `apply` keep state when there is no table.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalFiles<'a> {
+    /// `--state-file` (unused with a simulated tenant: memory stays in the process).
+    pub state_file: &'a Path,
+    /// The report directory; `apply` appends audit records to `audit.jsonl` there.
+    pub out: &'a Path,
+}
+
+/// Memory, audit and the TAP bootstrap of one `plan` / `apply` run.
+pub struct RunStores {
+    pub memory: DynMemory,
+    pub audit: DynAudit,
+    pub bootstrap: Option<Bootstrap>,
+}
+
+impl RunStores {
+    /// The stores for a run. Refuses a policy whose bootstrap is on without a table: the passes
+    /// need SES / SNS and the open bootstraps the stack's table, and an operator who turned
+    /// bootstrap on must not find it silently off.
+    pub async fn open(
+        mode: Mode,
+        policy: &Policy,
+        table: Option<TableStores>,
+        files: LocalFiles<'_>,
+        simulated: bool,
+    ) -> anyhow::Result<Self> {
+        if let Some(table) = table {
+            let store = Arc::new(table.store);
+            return Ok(Self {
+                memory: DynMemory(store.clone()),
+                audit: DynAudit(store),
+                bootstrap: table.bootstrap,
+            });
+        }
+        if let BootstrapEffect::On { delivery, .. } = policy.bootstrap_effect() {
+            anyhow::bail!(
+                "the policy turns the TAP bootstrap on (bootstrap_delivery = {delivery}) but no \
+                 --table was given: passes are sent through Amazon SES / SNS and open \
+                 bootstraps kept in the stack's DynamoDB table. Give --table NAME (AWS \
+                 credentials and region from the environment), or set bootstrap = \"off\""
+            );
+        }
+        let memory = if simulated {
+            DynMemory(Arc::new(InMemoryMemoryStore::new()))
+        } else {
+            let file = FileMemoryStore::open(files.state_file)
+                .await
+                .with_context(|| format!("--state-file {}", files.state_file.display()))?;
+            DynMemory(Arc::new(file))
+        };
+        let audit = match mode {
+            Mode::Plan => DynAudit(Arc::new(NoAudit)),
+            Mode::Apply => {
+                let path = files.out.join("audit.jsonl");
+                let sink = JsonlAuditSink::append(&path)
+                    .with_context(|| format!("opening {}", path.display()))?;
+                DynAudit(Arc::new(sink))
+            }
+        };
+        Ok(Self {
+            memory,
+            audit,
+            bootstrap: None,
+        })
+    }
+
+    /// The enroller of a run on `connected`. A simulated tenant lives on the simulator's clock
+    /// (tests and demos move it past the SMS/voice retirement); a real one on the system's.
+    pub fn enroller(self, connected: &Connected, policy: Policy) -> Enroller<DynMemory, DynAudit> {
+        let mut enroller = Enroller::new(
+            connected.graph.clone(),
+            Arc::new(policy),
+            connected.tenant_id.clone(),
+            self.memory,
+            self.audit,
+        );
+        if let Some(bootstrap) = self.bootstrap {
+            enroller = enroller.with_bootstrap(bootstrap);
+        }
+        if let Some(sim) = connected.simulator() {
+            let control = sim.control().clone();
+            enroller = enroller.with_clock(Arc::new(move || control.now()));
+        }
+        enroller
+    }
+}
 
 /// A memory store chosen at run time.
 #[derive(Clone)]

@@ -22,7 +22,7 @@ use tokio::time::Instant;
 mod batch;
 pub mod local;
 
-use autoenroll_core::engine::{Bootstrap, Enroller};
+use autoenroll_core::engine::Enroller;
 pub use batch::{BatchError, handle_batch};
 
 /// The variables this function reads itself, besides the policy's.
@@ -178,19 +178,16 @@ pub async fn from_env(
     );
     // SES / SNS only when the policy turns the TAP bootstrap on (a delivery channel set); the
     // open bootstraps live in the same table as the memory.
-    let deliveries = autoenroll_aws::delivery::deliveries_for(&policy, aws);
+    let bootstrap = autoenroll_aws::delivery::bootstrap_for(&policy, aws, store.clone());
     let mut enroller = Enroller::new(
         graph,
         Arc::new(policy),
         settings.tenant_id,
         store.clone(),
-        store.clone(),
+        store,
     );
-    if let Some(deliveries) = deliveries {
-        enroller = enroller.with_bootstrap(Bootstrap {
-            delivery: Arc::new(deliveries),
-            store: Arc::new(store),
-        });
+    if let Some(bootstrap) = bootstrap {
+        enroller = enroller.with_bootstrap(bootstrap);
     }
     // The helpdesk hears of new users whose passes all expired unused (optional topic).
     let topic = env.optional(autoenroll_core::bootstrap::ENV_HELPDESK_TOPIC_ARN);

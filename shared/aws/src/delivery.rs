@@ -7,11 +7,13 @@ use std::sync::Arc;
 use autoenroll_core::delivery::{
     Channel, Deliveries, DeliveryError, DeliveryReceipt, PassNotice, Recipient, Refusal, redact,
 };
+use autoenroll_core::engine::Bootstrap;
 use autoenroll_core::policy::{BootstrapEffect, Policy};
 use aws_config::SdkConfig;
 use aws_sdk_sqs::config::http::HttpResponse;
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
+use crate::dynamo::DynamoStore;
 use crate::ses::{SesDelivery, SesSettings};
 use crate::sns::{SmsSettings, SnsSmsDelivery};
 
@@ -154,4 +156,14 @@ pub fn deliveries_for(policy: &Policy, sdk: &SdkConfig) -> Option<Deliveries> {
         )) as Arc<_>
     });
     Some(Deliveries { email, sms })
+}
+
+/// The TAP bootstrap as the deployed stack runs it: [`deliveries_for`] the policy, open
+/// bootstraps in `store`'s table (the memory's). `None` while the policy's bootstrap is off.
+/// The enroll function and the CLI's `plan` / `apply` both start from this.
+pub fn bootstrap_for(policy: &Policy, sdk: &SdkConfig, store: DynamoStore) -> Option<Bootstrap> {
+    deliveries_for(policy, sdk).map(|deliveries| Bootstrap {
+        delivery: Arc::new(deliveries),
+        store: Arc::new(store),
+    })
 }
