@@ -14,10 +14,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use graph_sim::{Control, PasskeyFlavour, Registration};
-use time::OffsetDateTime;
 
-use super::demo::{self, DemoRng};
-use super::scenario::{EventKind, Progress, ScenarioEvent, wait_until};
+use super::demo::DemoRng;
+use super::scenario::{EventKind, Progress, ScenarioEvent, hire, wait_until};
 use super::stack::LocalStack;
 
 /// How long the follow-up waits between two checks of one bootstrap (its de-duplication
@@ -129,21 +128,7 @@ pub async fn play(
     let mut rng = DemoRng::new(0x9A55_C0DE);
     let mut events = Vec::new();
     for i in 0..new_hires.max(1) {
-        let user = demo::new_hire(&mut rng, 1_000 + i);
-        let upn = user["userPrincipalName"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let at = OffsetDateTime::now_utc();
-        let id = control
-            .create_user(user)
-            .map_err(|e| anyhow::anyhow!("creating a new hire in the simulator: {e}"))?;
-        events.push(ScenarioEvent {
-            kind: EventKind::NewHire,
-            user_id: id,
-            user_principal_name: upn,
-            at,
-        });
+        events.push(hire(&control, &mut rng, 1_000 + i, EventKind::NewHire)?);
     }
     let delivered = wait_until(Duration::from_secs(30), || {
         stack.queue_idle()

@@ -228,7 +228,7 @@ pub async fn play(
     Ok(events)
 }
 
-fn hire(
+pub(super) fn hire(
     control: &Control,
     rng: &mut DemoRng,
     index: usize,

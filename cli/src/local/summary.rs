@@ -326,16 +326,27 @@ fn has_any_method_or_mfa(auth: &Value) -> bool {
 fn protected(policy: &Policy, dump: &Value, id: &str, auth: &Value) -> bool {
     let has_method = auth["phones"].as_object().is_some_and(|p| !p.is_empty())
         || auth["other"].as_array().is_some_and(|o| !o.is_empty());
-    let mfa_on = match &policy.mfa_mode {
-        MfaMode::PerUserEnabled | MfaMode::PerUserEnforced => auth["perUserMfaState"]
-            .as_str()
-            .is_some_and(|m| m == "enabled" || m == "enforced"),
-        MfaMode::Group(group) => dump["groups"][group.as_str()]["members"]
-            .as_array()
-            .is_some_and(|m| m.iter().any(|x| x.as_str() == Some(id))),
-        MfaMode::None => true,
-    };
+    // With no MFA mode, nothing is required, so a method alone protects.
+    let mfa_on = mfa_required(policy, dump, id, auth).unwrap_or(true);
     has_method && mfa_on
+}
+
+/// Whether the simulator shows MFA required of the user as the policy's mode means it
+/// (per-user state raised, or member of the Conditional Access group); `None` without a mode.
+fn mfa_required(policy: &Policy, dump: &Value, id: &str, auth: &Value) -> Option<bool> {
+    match &policy.mfa_mode {
+        MfaMode::PerUserEnabled | MfaMode::PerUserEnforced => Some(
+            auth["perUserMfaState"]
+                .as_str()
+                .is_some_and(|m| m == "enabled" || m == "enforced"),
+        ),
+        MfaMode::Group(group) => Some(
+            dump["groups"][group.as_str()]["members"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|x| x.as_str() == Some(id))),
+        ),
+        MfaMode::None => None,
+    }
 }
 
 #[cfg(test)]

@@ -27,19 +27,8 @@ pub struct ReadContext<'a> {
     pub bootstrap: Option<&'a dyn BootstrapStore>,
 }
 
-/// `$select` for the user: [`USER_SELECT`] and `employeeHireDate` (a pass starts on day one).
-const USER_SELECT_BOOTSTRAP: &[&str] = &[
-    "id",
-    "userPrincipalName",
-    "displayName",
-    "mobilePhone",
-    "businessPhones",
-    "accountEnabled",
-    "userType",
-    "onPremisesSyncEnabled",
-    "createdDateTime",
-    "employeeHireDate",
-];
+/// What the bootstrap adds to [`USER_SELECT`]: a pass starts on the user's first day.
+const HIRE_DATE: &str = "employeeHireDate";
 
 /// The result of reading a user.
 #[derive(Debug, Clone)]
@@ -98,8 +87,10 @@ pub async fn read_view_with(
     ctx: ReadContext<'_>,
 ) -> Result<ReadView, ReadError> {
     let bootstrap_on = ctx.bootstrap.is_some() && policy.bootstrap_effect().is_on();
+    let with_hire_date: Vec<&str>;
     let select = if bootstrap_on {
-        USER_SELECT_BOOTSTRAP
+        with_hire_date = USER_SELECT.iter().copied().chain([HIRE_DATE]).collect();
+        &with_hire_date[..]
     } else {
         USER_SELECT
     };

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use autoenroll_core::policy::{MfaMode, Policy};
+use autoenroll_core::policy::Policy;
 use autoenroll_core::ports::{AuditOutcome, AuditRecord};
 use serde::Serialize;
 use serde_json::Value;
@@ -132,15 +132,7 @@ pub fn era(inputs: &EraInputs<'_>) -> EraSummary {
 /// has are delivered by neither SMS nor voice on the dump's date.
 fn relies_on_undeliverable_phone(policy: &Policy, dump: &Value, id: &str) -> bool {
     let auth = &dump["users"][id]["authentication"];
-    let required = match &policy.mfa_mode {
-        MfaMode::PerUserEnabled | MfaMode::PerUserEnforced => auth["perUserMfaState"]
-            .as_str()
-            .is_some_and(|m| m == "enabled" || m == "enforced"),
-        MfaMode::Group(group) => dump["groups"][group.as_str()]["members"]
-            .as_array()
-            .is_some_and(|m| m.iter().any(|x| x.as_str() == Some(id))),
-        MfaMode::None => false,
-    };
+    let required = super::mfa_required(policy, dump, id, auth).unwrap_or(false);
     let lasting = auth["other"].as_array().is_some_and(|o| !o.is_empty());
     let phones = auth["phones"].as_object().is_some_and(|p| !p.is_empty());
     let telephony = &dump["telephony"][id];
