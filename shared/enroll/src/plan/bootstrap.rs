@@ -45,17 +45,20 @@ pub(crate) fn has_live_tap(methods: &[AuthenticationMethod]) -> bool {
     })
 }
 
-/// A live pass that someone holds: any live pass but one our bootstrap record says was never
-/// delivered (a worker lost between create and delivery) — that one is replaced, not waited on.
+/// A live pass that someone holds: only the pass our open bootstrap record names as delivered.
+/// A live pass without such a record may be one a worker created and then lost before it
+/// recorded or delivered it (a crash between Graph's answer and the write-ahead record):
+/// nobody holds it, so counting it would raise MFA on a user who cannot complete it and block
+/// the pass that would reach them. Such a pass is replaced (a TAP create replaces the user's
+/// pass — learn temporaryaccesspassauthenticationmethod-post), also when an administrator
+/// issued it by hand: with the bootstrap on, the pass travels through the configured channel.
 pub(crate) fn has_pending_tap(view: &UserView) -> bool {
-    let undelivered = view
-        .open_bootstrap
-        .as_ref()
-        .filter(|o| !o.delivered)
-        .map(|o| o.tap_method_id.as_str());
+    let Some(open) = view.open_bootstrap.as_ref().filter(|o| o.delivered) else {
+        return false;
+    };
     view.methods
         .iter()
-        .any(|m| Some(m.id.as_str()) != undelivered && has_live_tap(std::slice::from_ref(m)))
+        .any(|m| m.id == open.tap_method_id && has_live_tap(std::slice::from_ref(m)))
 }
 
 /// New enough for `always-for-new-users`: created within the last [`MAX_START_DELAY_DAYS`]

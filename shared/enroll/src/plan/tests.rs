@@ -514,9 +514,30 @@ fn cases() -> Vec<Case> {
             want: enroll(vec![mfa(ENABLED)], vec![SkipReason::NoNumber]),
         },
         Case {
-            situation: "no number and only a live Temporary Access Pass: MFA raised on the pass",
+            situation: "no number and only a live Temporary Access Pass we did not deliver: skipped \
+                        (nobody may hold it)",
             policy: p.clone(),
             view: with(view(user(None)), |v| v.methods.push(tap())),
+            want: Plan::Skip(SkipReason::NoNumber),
+        },
+        Case {
+            situation: "no number and only the live pass our record says we delivered: MFA \
+                        raised on the pass",
+            policy: p.clone(),
+            view: with(view(user(None)), |v| {
+                v.methods.push(tap());
+                v.open_bootstrap = Some(crate::bootstrap::OpenBootstrap {
+                    tenant_id: v.tenant_id.clone(),
+                    user_id: v.user.id.clone(),
+                    tap_method_id: tap().id,
+                    issued_at: OffsetDateTime::UNIX_EPOCH,
+                    valid_from: OffsetDateTime::UNIX_EPOCH,
+                    valid_until: OffsetDateTime::UNIX_EPOCH,
+                    issue_count: 1,
+                    channel: crate::delivery::Channel::ManagerEmail,
+                    delivered: true,
+                });
+            }),
             want: enroll(vec![mfa(ENABLED)], vec![SkipReason::NoNumber]),
         },
         Case {

@@ -199,8 +199,13 @@ pub(super) async fn run(size: Size) {
                     works += 1;
                 } else {
                     let reason = last_skip.unwrap_or_else(|| {
+                        let trail: Vec<_> = audit
+                            .iter()
+                            .filter(|r| &r.user_id == id)
+                            .map(|r| (r.outcome, r.reasons.clone(), r.actions.clone()))
+                            .collect();
                         panic!(
-                            "{i} ({:?}): no pass delivered and no reported skip",
+                            "{i} ({:?}): no pass delivered and no reported skip; audit {trail:?}",
                             cohort(i)
                         )
                     });

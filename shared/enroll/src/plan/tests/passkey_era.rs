@@ -146,10 +146,22 @@ fn cases() -> Vec<(&'static str, Policy, UserView, Plan)> {
             enroll(vec![add_mobile(A), mfa(ENABLED)], vec![]),
         ),
         (
-            "pass pending: no second pass, MFA raised on it",
+            "pass pending (ours, delivered): no second pass, MFA raised on it",
+            p.clone(),
+            with(retired.clone(), |v| {
+                v.methods.push(tap());
+                v.open_bootstrap = Some(delivered_record(v, &tap()));
+            }),
+            enroll(vec![add_mobile(A), mfa(ENABLED)], vec![]),
+        ),
+        (
+            "live pass nobody recorded (a worker lost after the create): replaced, MFA after",
             p.clone(),
             with(retired.clone(), |v| v.methods.push(tap())),
-            enroll(vec![add_mobile(A), mfa(ENABLED)], vec![]),
+            enroll(
+                vec![add_mobile(A), tap_by_mail.clone(), mfa(ENABLED)],
+                vec![],
+            ),
         ),
         (
             "pass expired unused: a new pass",
@@ -295,6 +307,21 @@ fn passkey_era_table() {
         })
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Our open record for `pass`, delivered.
+fn delivered_record(v: &UserView, pass: &AuthenticationMethod) -> crate::bootstrap::OpenBootstrap {
+    crate::bootstrap::OpenBootstrap {
+        tenant_id: TENANT.into(),
+        user_id: v.user.id.clone(),
+        tap_method_id: pass.id.clone(),
+        issued_at: AFTER,
+        valid_from: AFTER,
+        valid_until: AFTER + time::Duration::hours(8),
+        issue_count: 1,
+        channel: Channel::ManagerEmail,
+        delivered: true,
+    }
 }
 
 #[test]

@@ -236,7 +236,23 @@ fn apply_to_model(view: &UserView, actions: &[Action]) -> UserView {
             }
             Action::SetPerUserMfa { state } => v.mfa_state = Some(*state),
             Action::AddToGroup { group_id } => v.group_membership.push(group_id.clone()),
-            Action::IssueTap { .. } => v.methods.push(tap()),
+            Action::IssueTap { channel, .. } => {
+                // apply: create (replacing any pass), record ahead, deliver, mark delivered.
+                v.methods
+                    .retain(|m| !m.odata_type.eq_ignore_ascii_case(TAP_METHOD_TYPE));
+                v.methods.push(tap());
+                v.open_bootstrap = Some(crate::bootstrap::OpenBootstrap {
+                    tenant_id: v.tenant_id.clone(),
+                    user_id: v.user.id.clone(),
+                    tap_method_id: tap().id,
+                    issued_at: v.now,
+                    valid_from: v.now,
+                    valid_until: v.now + time::Duration::hours(8),
+                    issue_count: 1,
+                    channel: *channel,
+                    delivered: true,
+                });
+            }
         }
     }
     v
