@@ -33,11 +33,12 @@
 //!   store; past the policy's count the note is `bootstrapExpired`.
 //! - **MFA requirement** — never require MFA from someone who cannot complete it. MFA (per-user
 //!   state or the CA group) is switched on only when the user has, or will have after this
-//!   plan, a usable method, **or a delivered, unexpired TAP**: a live pass listed in the
-//!   methods, or the pass this plan issues — `apply` stops at the first failure and a pass whose
-//!   delivery failed is deleted, so the MFA step after [`Action::IssueTap`] runs only once the
-//!   pass is in the right hands, and any live pass is one that was handed over (ours are never
-//!   left undelivered). Why count a pass: it satisfies MFA (Conditional Access "Multifactor
+//!   plan, a usable method, **or a delivered, unexpired TAP**: the live pass our open bootstrap
+//!   record names as delivered, or the pass this plan issues — `apply` stops at the first
+//!   failure and a pass whose delivery failed is deleted, so the MFA step after
+//!   [`Action::IssueTap`] runs only once the pass is in the right hands. A live pass without
+//!   that record counts for nothing (a worker may have died between the create and the record:
+//!   nobody holds it) and is replaced. Why count a pass: it satisfies MFA (Conditional Access "Multifactor
 //!   authentication" strength, and the per-user MFA prompt at sign-in), so its holder can
 //!   complete the requirement and register a passkey under it — and without MFA on, whoever has
 //!   the password could register their own method first. Group (Conditional Access) mode is
