@@ -30,7 +30,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::dynamo::{
-    DynamoStore, Item, PK, SK, TTL_ATTRIBUTE, malformed, n, number, s, store_error, string,
+    DynamoStore, Item, PK, SK, TTL_ATTRIBUTE, conditional_check_failed, malformed, n, number, s,
+    store_error, string,
 };
 
 fn tenant_pk(tenant_id: &str) -> String {
@@ -121,16 +122,6 @@ fn closed_from_item(item: &Item) -> Result<ClosedBootstrap, StoreError> {
     })
 }
 
-fn conditional_failed(
-    e: &aws_sdk_dynamodb::error::SdkError<
-        aws_sdk_dynamodb::operation::put_item::PutItemError,
-        aws_sdk_dynamodb::config::http::HttpResponse,
-    >,
-) -> bool {
-    e.as_service_error()
-        .is_some_and(|se| se.is_conditional_check_failed_exception())
-}
-
 impl DynamoStore {
     async fn bootstrap_item(&self, tenant_id: &str, sk: &str) -> Result<Option<Item>, StoreError> {
         let output = self
@@ -180,7 +171,7 @@ impl BootstrapStore for DynamoStore {
         };
         match request.send().await {
             Ok(_) => Ok(()),
-            Err(e) if conditional_failed(&e) => {
+            Err(e) if conditional_check_failed(&e) => {
                 tracing::info!(user_id = %record.user_id, "open bootstrap changed concurrently");
                 Err(StoreError::Conflict)
             }
