@@ -1,6 +1,8 @@
-//! Reading what `plan` needs about one user — and no more: an excluded account is not read
-//! beyond its UPN and group memberships, and a guest, disabled, out-of-scope or deleted user is
-//! not read beyond the user object. Shared by the enroll function and the CLI.
+//! Reading what `plan` needs about one user — and no more: an excluded, guest, disabled,
+//! out-of-scope or deleted user is not read from Graph beyond the user object and — when the
+//! policy or the tenant's methods policy names groups — its group memberships, which are read
+//! together with it (as is our memory of the user, unused for a skip). Shared by the enroll
+//! function and the CLI.
 
 use autoenroll_graph::model::USER_SELECT;
 use autoenroll_graph::{GraphClient, GraphError};
@@ -94,7 +96,24 @@ pub async fn read_view_with(
     } else {
         USER_SELECT
     };
-    let user = match graph.users().get(user_id, select).await {
+    let tenant_ids = ctx.tenant.membership_ids();
+    let needs_groups = policy.needs_group_membership() || !tenant_ids.is_empty();
+    // The user, its groups and our memory of it need only the id from the message: one round
+    // trip of wall time instead of up to three in series before the methods are read. What
+    // a skip does not need is dropped unread: a store failure does not hold up a skip.
+    let users = graph.users();
+    let (user, member_of, early_memory) = tokio::join!(
+        users.get(user_id, select),
+        async {
+            if needs_groups {
+                users.member_of_ids(user_id).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        },
+        memory.get(user_id),
+    );
+    let user = match user {
         Ok(user) => user,
         // Hard-deleted, or soft-deleted (no longer under /users): nothing to do.
         Err(e) if e.is_not_found() => {
@@ -112,27 +131,26 @@ pub async fn read_view_with(
             user_principal_name: upn,
         });
     }
-    let tenant_ids = ctx.tenant.membership_ids();
-    let group_membership = if policy.needs_group_membership() || !tenant_ids.is_empty() {
-        let mut ids: Vec<String> = policy
-            .excluded_groups
-            .iter()
-            .chain(policy.scope_groups.iter())
-            .cloned()
-            .chain(tenant_ids)
-            .collect();
-        if let MfaMode::Group(g) = &policy.mfa_mode {
-            ids.push(g.clone());
+    let group_membership = match member_of? {
+        Some(member_of) => {
+            let mut ids: Vec<String> = policy
+                .excluded_groups
+                .iter()
+                .chain(policy.scope_groups.iter())
+                .cloned()
+                .chain(tenant_ids)
+                .collect();
+            if let MfaMode::Group(g) = &policy.mfa_mode {
+                ids.push(g.clone());
+            }
+            // A GET, not `checkMemberGroups`: Graph charges every POST a write against the
+            // app+tenant write quota, and the writes are what enrollment is paced by.
+            ids.retain(|id| member_of.iter().any(|m| m.eq_ignore_ascii_case(id)));
+            ids.sort_unstable();
+            ids.dedup();
+            ids
         }
-        // A GET, not `checkMemberGroups`: Graph charges every POST a write against the
-        // app+tenant write quota, and the writes are what enrollment is paced by.
-        let member_of = graph.users().member_of_ids(&user.id).await?;
-        ids.retain(|id| member_of.iter().any(|m| m.eq_ignore_ascii_case(id)));
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    } else {
-        Vec::new()
+        None => Vec::new(),
     };
     let mut view = UserView {
         tenant_id: tenant_id.to_owned(),
@@ -192,7 +210,15 @@ pub async fn read_view_with(
             }
             Ok(Some(graph.sign_in_preferences(id).get().await?))
         },
-        async { Ok::<_, ReadError>(memory.get(id).await?) },
+        async {
+            // The memory is keyed by the object id; the message may have named the user
+            // otherwise (the CLI takes a UPN), and then the early read looked up another key.
+            if id == user_id {
+                Ok::<_, ReadError>(early_memory?)
+            } else {
+                Ok(memory.get(id).await?)
+            }
+        },
     )?;
     view.methods = methods;
     view.mfa_state = mfa_state;

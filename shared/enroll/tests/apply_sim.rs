@@ -882,3 +882,60 @@ async fn a_preferred_method_chosen_while_our_write_waited_is_kept() {
     );
     w.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_user_named_by_upn_reads_the_memory_kept_under_its_object_id() {
+    let w = world().await;
+    let p = policy();
+    let (_, outcome) = w.enroll(&p, NEW_HIRE).await;
+    assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+    let upn = w
+        .graph
+        .users()
+        .get(NEW_HIRE, &["id", "userPrincipalName"])
+        .await
+        .unwrap()
+        .user_principal_name
+        .unwrap();
+    // The memory is read together with the user, by the name in hand; under a UPN that key
+    // holds nothing, so the read must look again under the object id.
+    let read = read_view(&w.graph, &p, TENANT, &upn, &w.memory)
+        .await
+        .unwrap();
+    let ReadView::View(view) = read else {
+        panic!("{read:?}")
+    };
+    assert_eq!(view.user.id, NEW_HIRE);
+    let managed = view
+        .managed
+        .as_ref()
+        .expect("the memory of the enrolled user");
+    assert_eq!(managed.last_two, "33");
+    assert!(plan(&p, &view).actions().is_empty());
+    w.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn memory_store_down_holds_up_an_enrollment_but_not_a_skip() {
+    let w = world().await;
+    let p = policy();
+    w.memory.set_unavailable(true);
+    let read = read_view(&w.graph, &p, TENANT, BREAKGLASS, &w.memory)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            read,
+            ReadView::Skip {
+                reason: SkipReason::Excluded(_),
+                ..
+            }
+        ),
+        "{read:?}"
+    );
+    let err = read_view(&w.graph, &p, TENANT, NEW_HIRE, &w.memory)
+        .await
+        .unwrap_err();
+    assert_eq!(err.cause().disposition(), Disposition::Retry, "{err}");
+    w.sim.shutdown().await;
+}
