@@ -121,6 +121,30 @@ fn table() -> Vec<(&'static str, &'static str, Want)> {
         ("070-123 45 67", "SE", Num("+46 701234567", Mobile)),
         ("8123 4567", "SG", Num("+65 81234567", Mobile)),
         ("512 345 678", "PL", Num("+48 512345678", Mobile)),
+        // Digits and separators outside ASCII (pasted from phones and office suites): the
+        // patterns are compiled by regex-lite, whose classes are spelled out by the crate.
+        (
+            "+３１ ６ １２３４ ５６７８",
+            "NL",
+            Num("+31 612345678", Mobile),
+        ),
+        ("+٣١٦١٢٣٤٥٦٧٨", "NL", Num("+31 612345678", Mobile)),
+        (
+            "+31\u{a0}6\u{a0}12345678",
+            "US",
+            Num("+31 612345678", Mobile),
+        ),
+        ("\u{ff0b}31612345678", "US", Num("+31 612345678", Mobile)),
+        (
+            "+7 912 345 67 89 доб. 5",
+            "NL",
+            Num("+7 9123456789x5", Mobile),
+        ),
+        (
+            "+1 206 555 0100 extensión 12",
+            "NL",
+            Num("+1 2065550100x12", FixedLineOrMobile),
+        ),
         // Junk and stand-ins
         ("", "NL", rej(PhoneRejection::Empty)),
         ("   ", "NL", rej(PhoneRejection::Empty)),
