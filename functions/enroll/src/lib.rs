@@ -163,7 +163,9 @@ pub async fn from_env(
     let divisor = env
         .parsed::<u32>(runtime::GRAPH_MAX_CONCURRENCY)?
         .unwrap_or(1);
-    let secrets = SecretsManagerSource::new(autoenroll_aws::config::secrets_client(aws));
+    let secrets = SecretsManagerSource::new(autoenroll_aws::config::secrets_client(aws))
+        // Only the client secret is read here, and only its current value signs in.
+        .current_only();
     let config = settings
         .graph_config(&secrets, aws)
         .await?

@@ -224,7 +224,9 @@ pub async fn from_env(
 ) -> Result<ReconcileFunction<DynamoStore, SqsQueue>, StartupError> {
     let settings = GraphSettings::from_env(env)?;
     let policy = Policy::from_lookup(|name| env.optional(name))?;
-    let secrets = SecretsManagerSource::new(autoenroll_aws::config::secrets_client(aws));
+    let secrets = SecretsManagerSource::new(autoenroll_aws::config::secrets_client(aws))
+        // Only the client secret is read here, and only its current value signs in.
+        .current_only();
     let graph = GraphClient::new(settings.graph_config(&secrets, aws).await?)?;
     let links = DynamoStore::new(
         autoenroll_aws::config::dynamodb_client(aws),

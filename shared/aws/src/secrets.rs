@@ -32,6 +32,8 @@ pub struct SecretsManagerSource {
     client: aws_sdk_secretsmanager::Client,
     ttl: Duration,
     cache: parking_lot::Mutex<HashMap<String, Cached>>,
+    /// Whether `AWSPREVIOUS` is read too (only the webhook checks a previous value).
+    with_previous: bool,
     /// One refresh at a time, so a burst of cold reads makes one call, not one each.
     refresh: tokio::sync::Mutex<()>,
 }
@@ -54,8 +56,18 @@ impl SecretsManagerSource {
             client,
             ttl,
             cache: parking_lot::Mutex::new(HashMap::new()),
+            with_previous: true,
             refresh: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Reads only the `AWSCURRENT` stage ([`SecretValue::previous`] is always `None`): for a
+    /// function that signs in with the secret and never checks an old value against it, the
+    /// second `GetSecretValue` would be a paid call and, against a server that answers one
+    /// request at a time, more start-up time.
+    pub fn current_only(mut self) -> Self {
+        self.with_previous = false;
+        self
     }
 
     /// Forgets every cached value (the next read goes to Secrets Manager).
@@ -118,10 +130,13 @@ impl SecretsManagerSource {
 
     async fn fetch(&self, name: &str) -> Result<SecretValue, StoreError> {
         // Both stages at once: one round trip of a function's start-up instead of two.
-        let (current, previous) = tokio::join!(
-            self.fetch_stage(name, CURRENT),
-            self.fetch_stage(name, PREVIOUS)
-        );
+        let (current, previous) = tokio::join!(self.fetch_stage(name, CURRENT), async {
+            if self.with_previous {
+                self.fetch_stage(name, PREVIOUS).await
+            } else {
+                Ok(None)
+            }
+        });
         let Some((current, version)) = current? else {
             return Err(StoreError::Other(format!(
                 "secret {name} has no current version"

@@ -138,6 +138,31 @@ async fn rotated_secret_returns_new_current_and_old_previous() {
 }
 
 #[tokio::test]
+async fn current_only_reads_one_stage_and_never_a_previous_value() {
+    let f = fixture("secret-one").await;
+    f.admin
+        .put_secret_value()
+        .secret_id(&f.name)
+        .secret_string("secret-two")
+        .send()
+        .await
+        .unwrap();
+    let both = SecretsManagerSource::new(f.counted.clone());
+    assert_eq!(
+        both.get_secret(&f.name).await.unwrap().previous.as_deref(),
+        Some("secret-one")
+    );
+    let calls_for_both = f.wire.calls.load(Ordering::SeqCst);
+    assert_eq!(calls_for_both, 2, "AWSCURRENT and AWSPREVIOUS");
+
+    let current = SecretsManagerSource::new(f.counted.clone()).current_only();
+    let value = current.get_secret(&f.name).await.unwrap();
+    assert_eq!(value.current, "secret-two");
+    assert_eq!(value.previous, None);
+    assert_eq!(f.wire.calls.load(Ordering::SeqCst) - calls_for_both, 1);
+}
+
+#[tokio::test]
 async fn unreachable_secrets_manager_serves_the_expired_cached_value() {
     let f = fixture("state-one").await;
     let source = SecretsManagerSource::with_ttl(f.counted.clone(), Duration::ZERO);
