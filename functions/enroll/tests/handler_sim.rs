@@ -578,3 +578,24 @@ fn the_invocation_deadline_keeps_a_margin_for_what_follows_graph() {
     let past = autoenroll_enroll::invocation_deadline(now_ms - 1_000);
     assert!(past <= tokio::time::Instant::now());
 }
+
+#[tokio::test]
+async fn the_tenant_methods_policy_is_read_with_the_first_user_and_then_cached() {
+    let w = world().await;
+    w.sim.control().reset_counters();
+    for (id, user) in [("m1", NEW_HIRE), ("m2", ADELE)] {
+        let response = w
+            .function
+            .handle(event(vec![user_message(id, user)]))
+            .await
+            .unwrap();
+        assert!(failed_ids(&response).is_empty(), "{response:?}");
+    }
+    assert!(w.mobile(NEW_HIRE).is_some());
+    let counters = w.sim.control().counters();
+    assert_eq!(
+        counters.calls("GET /policies/authenticationMethodsPolicy"),
+        1
+    );
+    w.sim.shutdown().await;
+}

@@ -15,7 +15,9 @@ use crate::outcome::Outcome;
 use crate::plan::{self, Plan, UserView};
 use crate::policy::Policy;
 use crate::ports::{AuditOutcome, AuditRecord, AuditSink, MemoryStore, StoreError, Trigger};
-use crate::read::{ReadContext, ReadError, ReadView, TenantMethodsCache, read_view_with};
+use crate::read::{
+    ReadContext, ReadError, ReadView, TenantMethodsCache, TenantSource, read_view_with,
+};
 use crate::telephony::{TelephonySetting, TenantMethods};
 use autoenroll_graph::GraphClient;
 pub use stages::BootstrapSeen;
@@ -210,11 +212,27 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
     /// The tenant's methods policy, when a decision needs it (telephony `auto`, or bootstrap
     /// on); cached per instance.
     async fn tenant_methods(&self, graph: &GraphClient) -> Result<Arc<TenantMethods>, ReadError> {
-        let bootstrap_on = self.bootstrap.is_some() && self.policy.bootstrap_effect().is_on();
-        if self.policy.telephony != TelephonySetting::Auto && !bootstrap_on {
+        if !self.needs_tenant_methods() {
             return Ok(Arc::new(TenantMethods::unread()));
         }
         Ok(self.tenant_methods.get(graph).await?)
+    }
+
+    /// How this read gets the tenant's methods policy: known when no decision needs it or the
+    /// cache holds a fresh one, else read beside the user.
+    fn tenant_source(&self) -> TenantSource<'_> {
+        if !self.needs_tenant_methods() {
+            return TenantSource::Known(Arc::new(TenantMethods::unread()));
+        }
+        match self.tenant_methods.fresh() {
+            Some(tenant) => TenantSource::Known(tenant),
+            None => TenantSource::Read(&self.tenant_methods),
+        }
+    }
+
+    fn needs_tenant_methods(&self) -> bool {
+        let bootstrap_on = self.bootstrap.is_some() && self.policy.bootstrap_effect().is_on();
+        self.policy.telephony == TelephonySetting::Auto || bootstrap_on
     }
 
     /// Group adds batched with `config` (group mode only; the default is
@@ -267,10 +285,9 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
     }
 
     async fn plan_with(&self, graph: &GraphClient, user: &str) -> Result<PlannedUser, ReadError> {
-        let tenant = self.tenant_methods(graph).await?;
         let ctx = ReadContext {
             now: (self.clock)(),
-            tenant: &tenant,
+            tenant: self.tenant_source(),
             bootstrap: self.bootstrap.as_ref().map(|b| b.store.as_ref()),
         };
         let read = read_view_with(

@@ -4,6 +4,8 @@
 //! together with it (as is our memory of the user, unused for a skip). Shared by the enroll
 //! function and the CLI.
 
+use std::sync::Arc;
+
 use autoenroll_graph::model::USER_SELECT;
 use autoenroll_graph::{GraphClient, GraphError};
 use time::OffsetDateTime;
@@ -20,13 +22,23 @@ use crate::telephony::{PhoneDelivery, TenantMethods, UserFacts};
 mod tenant;
 pub use tenant::{TENANT_METHODS_TTL, TenantMethodsCache, read_tenant_methods};
 
-/// What a read needs besides the user: the moment, the tenant's methods policy (cached by the
-/// caller) and, when bootstrap runs, the bootstrap store.
-#[derive(Clone, Copy)]
+/// What a read needs besides the user: the moment, the tenant's methods policy and, when
+/// bootstrap runs, the bootstrap store.
 pub struct ReadContext<'a> {
     pub now: OffsetDateTime,
-    pub tenant: &'a TenantMethods,
+    pub tenant: TenantSource<'a>,
     pub bootstrap: Option<&'a dyn BootstrapStore>,
+}
+
+/// Where the tenant's methods policy comes from.
+pub enum TenantSource<'a> {
+    /// Already known (cached and fresh, or not needed: [`TenantMethods::unread`]).
+    Known(Arc<TenantMethods>),
+    /// To be read through the cache — beside the user's first reads, not before them: the
+    /// first message of an instance (and the first after the cache's TTL) would otherwise
+    /// wait one more Graph round trip. The user's groups are then read whether or not the
+    /// policy names any (one GET; the tenant's answer decides whether they are used).
+    Read(&'a TenantMethodsCache),
 }
 
 /// What the bootstrap adds to [`USER_SELECT`]: a pass starts on the user's first day.
@@ -70,10 +82,9 @@ pub async fn read_view(
     user_id: &str,
     memory: &dyn MemoryStore,
 ) -> Result<ReadView, ReadError> {
-    let tenant = TenantMethods::unread();
     let ctx = ReadContext {
         now: OffsetDateTime::now_utc(),
-        tenant: &tenant,
+        tenant: TenantSource::Known(Arc::new(TenantMethods::unread())),
         bootstrap: None,
     };
     read_view_with(graph, policy, tenant_id, user_id, memory, ctx).await
@@ -96,13 +107,23 @@ pub async fn read_view_with(
     } else {
         USER_SELECT
     };
-    let tenant_ids = ctx.tenant.membership_ids();
-    let needs_groups = policy.needs_group_membership() || !tenant_ids.is_empty();
-    // The user, its groups and our memory of it need only the id from the message: one round
-    // trip of wall time instead of up to three in series before the methods are read. What
-    // a skip does not need is dropped unread: a store failure does not hold up a skip.
+    let needs_groups = policy.needs_group_membership()
+        || match &ctx.tenant {
+            TenantSource::Known(tenant) => !tenant.membership_ids().is_empty(),
+            TenantSource::Read(_) => true,
+        };
+    // The user, its groups, our memory of it (and the tenant's methods policy when it is not
+    // cached) need only the id from the message: one round trip of wall time instead of up to
+    // four in series before the methods are read. What a skip does not need is dropped
+    // unread: a store failure does not hold up a skip.
     let users = graph.users();
-    let (user, member_of, early_memory) = tokio::join!(
+    let (tenant, user, member_of, early_memory) = tokio::join!(
+        async {
+            match &ctx.tenant {
+                TenantSource::Known(tenant) => Ok(tenant.clone()),
+                TenantSource::Read(cache) => cache.get(graph).await,
+            }
+        },
         users.get(user_id, select),
         async {
             if needs_groups {
@@ -124,6 +145,8 @@ pub async fn read_view_with(
         }
         Err(e) => return Err(e.into()),
     };
+    let tenant = tenant?;
+    let tenant_ids = tenant.membership_ids();
     let upn = user.user_principal_name.clone();
     if let Some(reason) = plan::excluded(policy, upn.as_deref(), &[]) {
         return Ok(ReadView::Skip {
@@ -170,8 +193,8 @@ pub async fn read_view_with(
         member_of: &view.group_membership,
         user_principal_name: view.user.user_principal_name.as_deref(),
     };
-    view.phone_delivery = ctx.tenant.phone_delivery(policy.telephony, &facts, ctx.now);
-    let tap_policy = ctx.tenant.tap_for(&facts).cloned();
+    view.phone_delivery = tenant.phone_delivery(policy.telephony, &facts, ctx.now);
+    let tap_policy = tenant.tap_for(&facts).cloned();
     // The pure decision on the user object alone settles every skip that does not depend on
     // methods; only those users are read further.
     if let Plan::Skip(

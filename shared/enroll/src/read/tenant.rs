@@ -54,6 +54,15 @@ pub struct TenantMethodsCache {
 }
 
 impl TenantMethodsCache {
+    /// The cached view if it is within the TTL and nobody is reading it right now: lets a
+    /// caller decide whether its first reads can wait for [`Self::get`] or should run beside it.
+    pub fn fresh(&self) -> Option<Arc<TenantMethods>> {
+        let slot = self.slot.try_lock().ok()?;
+        slot.as_ref()
+            .filter(|(at, _)| at.elapsed() < TENANT_METHODS_TTL)
+            .map(|(_, methods)| methods.clone())
+    }
+
     /// The cached view, or a fresh read when it is older than the TTL (one reader at a time;
     /// the others wait for its answer).
     pub async fn get(&self, graph: &GraphClient) -> Result<Arc<TenantMethods>, GraphError> {
