@@ -209,15 +209,6 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
         })
     }
 
-    /// The tenant's methods policy, when a decision needs it (telephony `auto`, or bootstrap
-    /// on); cached per instance.
-    async fn tenant_methods(&self, graph: &GraphClient) -> Result<Arc<TenantMethods>, ReadError> {
-        if !self.needs_tenant_methods() {
-            return Ok(Arc::new(TenantMethods::unread()));
-        }
-        Ok(self.tenant_methods.get(graph).await?)
-    }
-
     /// How this read gets the tenant's methods policy: known when no decision needs it or the
     /// cache holds a fresh one, else read beside the user.
     fn tenant_source(&self) -> TenantSource<'_> {
@@ -230,6 +221,7 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
         }
     }
 
+    /// Whether a decision needs the tenant's methods policy (telephony `auto`, or bootstrap on).
     fn needs_tenant_methods(&self) -> bool {
         let bootstrap_on = self.bootstrap.is_some() && self.policy.bootstrap_effect().is_on();
         self.policy.telephony == TelephonySetting::Auto || bootstrap_on
@@ -254,8 +246,11 @@ impl<M: MemoryStore, A: AuditSink> Enroller<M, A> {
     /// decision needs it; cached per instance): a function's init calls it so that read
     /// overlaps with the rest of init instead of delaying the first message (BENCHMARKS.md §3).
     pub async fn warm_up(&self) {
-        if let Err(e) = self.tenant_methods(&self.graph).await {
-            tracing::debug!(error = %e.cause(), "tenant methods policy not read ahead");
+        if !self.needs_tenant_methods() {
+            return;
+        }
+        if let Err(e) = self.tenant_methods.get(&self.graph).await {
+            tracing::debug!(error = %crate::failure::Cause::from(&e), "tenant methods policy not read ahead");
         }
     }
 

@@ -62,6 +62,25 @@ pub(super) fn authenticator() -> AuthenticationMethod {
     )
 }
 
+/// Our open bootstrap record for [`tap`], delivered by `channel` at `issued_at` (8 hours).
+pub(super) fn delivered_record(
+    v: &UserView,
+    issued_at: OffsetDateTime,
+    channel: crate::delivery::Channel,
+) -> crate::bootstrap::OpenBootstrap {
+    crate::bootstrap::OpenBootstrap {
+        tenant_id: v.tenant_id.clone(),
+        user_id: v.user.id.clone(),
+        tap_method_id: tap().id,
+        issued_at,
+        valid_from: issued_at,
+        valid_until: issued_at + time::Duration::hours(8),
+        issue_count: 1,
+        channel,
+        delivered: true,
+    }
+}
+
 pub(super) fn tap() -> AuthenticationMethod {
     method(TAP_METHOD_TYPE, "1a2b3c4d-0000-4000-8000-00000000bbbb")
 }
@@ -526,17 +545,11 @@ fn cases() -> Vec<Case> {
             policy: p.clone(),
             view: with(view(user(None)), |v| {
                 v.methods.push(tap());
-                v.open_bootstrap = Some(crate::bootstrap::OpenBootstrap {
-                    tenant_id: v.tenant_id.clone(),
-                    user_id: v.user.id.clone(),
-                    tap_method_id: tap().id,
-                    issued_at: OffsetDateTime::UNIX_EPOCH,
-                    valid_from: OffsetDateTime::UNIX_EPOCH,
-                    valid_until: OffsetDateTime::UNIX_EPOCH,
-                    issue_count: 1,
-                    channel: crate::delivery::Channel::ManagerEmail,
-                    delivered: true,
-                });
+                v.open_bootstrap = Some(delivered_record(
+                    v,
+                    OffsetDateTime::UNIX_EPOCH,
+                    crate::delivery::Channel::ManagerEmail,
+                ));
             }),
             want: enroll(vec![mfa(ENABLED)], vec![SkipReason::NoNumber]),
         },

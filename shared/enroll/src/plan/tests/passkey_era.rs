@@ -150,7 +150,7 @@ fn cases() -> Vec<(&'static str, Policy, UserView, Plan)> {
             p.clone(),
             with(retired.clone(), |v| {
                 v.methods.push(tap());
-                v.open_bootstrap = Some(delivered_record(v, &tap()));
+                v.open_bootstrap = Some(delivered_record(v, AFTER, Channel::ManagerEmail));
             }),
             enroll(vec![add_mobile(A), mfa(ENABLED)], vec![]),
         ),
@@ -307,21 +307,6 @@ fn passkey_era_table() {
         })
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-/// Our open record for `pass`, delivered.
-fn delivered_record(v: &UserView, pass: &AuthenticationMethod) -> crate::bootstrap::OpenBootstrap {
-    crate::bootstrap::OpenBootstrap {
-        tenant_id: TENANT.into(),
-        user_id: v.user.id.clone(),
-        tap_method_id: pass.id.clone(),
-        issued_at: AFTER,
-        valid_from: AFTER,
-        valid_until: AFTER + time::Duration::hours(8),
-        issue_count: 1,
-        channel: Channel::ManagerEmail,
-        delivered: true,
-    }
 }
 
 #[test]

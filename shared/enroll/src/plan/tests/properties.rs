@@ -241,17 +241,7 @@ fn apply_to_model(view: &UserView, actions: &[Action]) -> UserView {
                 v.methods
                     .retain(|m| !m.odata_type.eq_ignore_ascii_case(TAP_METHOD_TYPE));
                 v.methods.push(tap());
-                v.open_bootstrap = Some(crate::bootstrap::OpenBootstrap {
-                    tenant_id: v.tenant_id.clone(),
-                    user_id: v.user.id.clone(),
-                    tap_method_id: tap().id,
-                    issued_at: v.now,
-                    valid_from: v.now,
-                    valid_until: v.now + time::Duration::hours(8),
-                    issue_count: 1,
-                    channel: *channel,
-                    delivered: true,
-                });
+                v.open_bootstrap = Some(delivered_record(&v, v.now, *channel));
             }
         }
     }
