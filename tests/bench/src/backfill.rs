@@ -3,7 +3,9 @@
 //! Modes: per-user MFA (phone + per-user state: 2 writes per user at least) and group mode (the
 //! Conditional Access group: phone + a 20th of a batched group add, 1.05 writes at least). The
 //! ceiling of a mode in users/s is 20 writes/s (here the scaled quota) ÷ that minimum; each
-//! mode is measured against its own.
+//! mode is measured against its own. TAP bootstrap mode (users without a usable phone get a
+//! pass by e-mail to their manager, then per-user MFA: 2 writes at least) is set up in
+//! [`tap`].
 //!
 //! A fresh simulator with 80 ms latency on every Graph call and the write quota scaled down
 //! (3,000 per 15 s instead of per 150 s: same shape, ten times quicker — the read budget is
@@ -30,6 +32,7 @@ use serde_json::json;
 use crate::common::{self, create_users, graph_client, is_protected, start_sim};
 
 mod series;
+mod tap;
 use crate::report::{Metric, ScenarioReport};
 use series::{longest_429_run, sampler, timeline, writes_at};
 
@@ -43,6 +46,9 @@ pub enum BackfillMode {
     PerUser,
     /// Membership of the Conditional Access group, added in batches of up to 20.
     Group,
+    /// Per-user MFA `enabled` for users without a usable phone, each given a Temporary Access
+    /// Pass delivered to the manager by e-mail (the passkey era).
+    Tap,
 }
 
 impl BackfillMode {
@@ -50,16 +56,17 @@ impl BackfillMode {
         match self {
             BackfillMode::PerUser => "per-user",
             BackfillMode::Group => "group",
+            BackfillMode::Tap => "tap",
         }
     }
 
-    /// The fewest Graph writes a new user with a usable number needs in this mode: the phone,
+    /// The fewest Graph writes a new user needs in this mode: the phone (TAP mode: the pass),
     /// then per-user MFA (one write) or a 20th of a full group batch. (The SMS preference is
     /// not written where Entra ignores it: system-preferred MFA is on for the bench's users,
     /// Microsoft's default.)
     pub fn min_writes_per_user(self) -> f64 {
         match self {
-            BackfillMode::PerUser => 2.0,
+            BackfillMode::PerUser | BackfillMode::Tap => 2.0,
             BackfillMode::Group => 1.0 + 1.0 / autoenroll_graph::MAX_MEMBERS_PER_REQUEST as f64,
         }
     }
@@ -67,7 +74,7 @@ impl BackfillMode {
     /// The target for writes per enrolled user.
     fn writes_target(self) -> f64 {
         match self {
-            BackfillMode::PerUser => 2.0,
+            BackfillMode::PerUser | BackfillMode::Tap => 2.0,
             BackfillMode::Group => 1.1,
         }
     }
@@ -140,13 +147,17 @@ pub fn policy() -> Policy {
 }
 
 pub fn policy_for(mode: BackfillMode) -> Policy {
-    Policy {
+    let policy = Policy {
         default_region: Some("NL".parse().expect("NL is a region")),
         mfa_mode: match mode {
-            BackfillMode::PerUser => MfaMode::PerUserEnabled,
+            BackfillMode::PerUser | BackfillMode::Tap => MfaMode::PerUserEnabled,
             BackfillMode::Group => MfaMode::Group(CA_GROUP.into()),
         },
         ..Policy::default()
+    };
+    match mode {
+        BackfillMode::Tap => tap::policy(policy),
+        BackfillMode::PerUser | BackfillMode::Group => policy,
     }
 }
 
@@ -195,9 +206,16 @@ fn pacing(args: &BackfillArgs) -> PacingConfig {
     }
 }
 
-async fn prepared_sim(args: &BackfillArgs, users: usize) -> anyhow::Result<(Sim, Vec<String>)> {
+async fn prepared_sim(
+    args: &BackfillArgs,
+    mode: BackfillMode,
+    users: usize,
+) -> anyhow::Result<(Sim, Vec<String>)> {
     let sim = start_sim(sim_options(args)).await?;
-    let ids = create_users(&sim, "bench", users)?;
+    let ids = match mode {
+        BackfillMode::Tap => tap::create_users(&sim, "bench", users)?,
+        BackfillMode::PerUser | BackfillMode::Group => create_users(&sim, "bench", users)?,
+    };
     sim.control().set_latency(vec![LatencyRule {
         route: "*".into(),
         min_ms: args.latency_ms,
@@ -206,33 +224,43 @@ async fn prepared_sim(args: &BackfillArgs, users: usize) -> anyhow::Result<(Sim,
     Ok((sim, ids))
 }
 
+/// Enrolls `ids`, `concurrency` at a time; returns each user's tally and the passes delivered
+/// (TAP mode; 0 otherwise).
 async fn run_users(
     mode: BackfillMode,
     graph: &GraphClient,
-    tenant_id: &str,
+    sim: &Sim,
     ids: &[String],
     concurrency: usize,
-) -> Vec<UserTally> {
+) -> (Vec<UserTally>, usize) {
     let enroller = Enroller::new(
         graph.clone(),
         Arc::new(policy_for(mode)),
-        tenant_id,
+        sim.tenant_id(),
         InMemoryMemoryStore::new(),
         InMemoryAuditSink::new(),
     );
-    futures::stream::iter(ids)
+    let (enroller, outbox) = match mode {
+        BackfillMode::Tap => {
+            let (enroller, outbox) = tap::with_bootstrap(enroller, sim);
+            (enroller, Some(outbox))
+        }
+        BackfillMode::PerUser | BackfillMode::Group => (enroller, None),
+    };
+    let tallies = futures::stream::iter(ids)
         .map(|id| enroll_user(&enroller, id))
         .buffer_unordered(concurrency.max(1))
         .collect()
-        .await
+        .await;
+    (tallies, outbox.map_or(0, |o| o.sent().len()))
 }
 
 /// Users protected as the simulator's state says: per-user MFA on, or in the CA group, with a
-/// mobile phone registered.
+/// mobile phone registered (TAP mode: with a pass instead).
 fn protected_count(sim: &Sim, mode: BackfillMode, ids: &[String]) -> usize {
     let control = sim.control();
     let members: Vec<String> = match mode {
-        BackfillMode::PerUser => Vec::new(),
+        BackfillMode::PerUser | BackfillMode::Tap => Vec::new(),
         BackfillMode::Group => control.dump()["groups"][CA_GROUP]["members"]
             .as_array()
             .map(|m| {
@@ -246,6 +274,7 @@ fn protected_count(sim: &Sim, mode: BackfillMode, ids: &[String]) -> usize {
         .filter(|id| {
             control.user(id).is_some_and(|u| match mode {
                 BackfillMode::PerUser => is_protected(&u),
+                BackfillMode::Tap => tap::is_protected(&u),
                 BackfillMode::Group => {
                     u["authentication"]["phones"].get("mobile").is_some() && members.contains(id)
                 }
@@ -281,18 +310,20 @@ async fn run_mode(args: &BackfillArgs, mode: BackfillMode) -> anyhow::Result<Sce
             "writeQuota": format!("{} per {} s", args.write_limit, args.write_window.as_secs_f64()),
             "readBudget": format!("{} RU per 10 s (a large tenant's 8,000 × {:.0})", resource_units(args), time_scale(args)),
             "ceilingWritesPerSec": ceiling,
-            "policy": format!("default region NL, {} MFA, SMS default when effective (system-preferred MFA on: not written)", mode.name()),
+            "policy": match mode {
+                BackfillMode::Tap => tap::POLICY.to_owned(),
+                _ => format!("default region NL, {} MFA, SMS default when effective (system-preferred MFA on: not written)", mode.name()),
+            },
         }),
     );
 
     // --- our engine ---
-    let (sim, ids) = prepared_sim(args, args.users).await?;
-    let tenant_id = sim.tenant_id();
+    let (sim, ids) = prepared_sim(args, mode, args.users).await?;
     let graph = graph_client(&sim, pacing(args), args.concurrency)?;
     graph.access_token().await?; // the token is not what is measured
     let start = Instant::now();
     let (sampling, stop) = sampler(&sim, start);
-    let tallies = run_users(mode, &graph, &tenant_id, &ids, args.concurrency).await;
+    let (tallies, delivered) = run_users(mode, &graph, &sim, &ids, args.concurrency).await;
     let total = start.elapsed().as_secs_f64();
     stop.notify_one();
     let samples = sampling.await?;
@@ -395,6 +426,7 @@ async fn run_mode(args: &BackfillArgs, mode: BackfillMode) -> anyhow::Result<Sce
                 .target("= writes per user", planned as u64 == writes),
             );
         }
+        BackfillMode::Tap => tap::metrics(&mut report, &counters, enrolled, planned, delivered),
         // The group adds of many users share a write.
         BackfillMode::Group => {
             report
@@ -413,12 +445,11 @@ async fn run_mode(args: &BackfillArgs, mode: BackfillMode) -> anyhow::Result<Sce
 
     // --- sequential baseline ---
     let n_base = args.baseline_users.min(args.users).max(1);
-    let (sim, ids) = prepared_sim(args, n_base).await?;
-    let tenant_id = sim.tenant_id();
+    let (sim, ids) = prepared_sim(args, mode, n_base).await?;
     let graph = graph_client(&sim, pacing(args), 1)?;
     graph.access_token().await?;
     let start = Instant::now();
-    let base = run_users(mode, &graph, &tenant_id, &ids, 1).await;
+    let (base, _) = run_users(mode, &graph, &sim, &ids, 1).await;
     let base_total = start.elapsed().as_secs_f64();
     let base_protected = protected_count(&sim, mode, &ids);
     sim.shutdown().await;
