@@ -12,9 +12,10 @@
 //!   pending entry released when Graph certainly did not take the write. If the write lands
 //!   and its answer and the worker are both lost, the next attempt still recognises the phone
 //!   as ours (and confirms it). Every memory write is a conditional put on the version seen.
-//!   The confirmation of the last phone write is made at the end, alongside the audit record
-//!   (one round trip to the store instead of two; until then the pending entry already counts
-//!   the phone as ours), or before the next phone write if the plan has another.
+//!   The confirmation starts as soon as the phone write has landed and runs beside the Graph
+//!   writes after it (its round trip overlaps theirs; until it is stored the pending entry
+//!   already counts the phone as ours); what is left of it is awaited alongside the audit
+//!   record, or before the next phone write if the plan has another.
 //! - One audit record per call, whatever the outcome: what was done in Graph. A confirmation
 //!   that fails turns the outcome into a retryable failure (logged); the next attempt confirms
 //!   the pending phone it finds in place.
@@ -39,7 +40,7 @@ mod bootstrap;
 mod give_up;
 mod memory;
 pub use bootstrap::{BootstrapPorts, IssuedPass};
-use memory::{intend, release, remember, settle_pending};
+use memory::{Confirming, beside, intend, release, settle_pending};
 
 /// Perform `plan` for the user in `view`, record the memory and one audit record, and say how it
 /// went. `policy` is checked once more for exclusion: a break-glass account is never written
@@ -85,7 +86,7 @@ pub(crate) async fn apply_with(
 ) -> Outcome {
     // Our memory record as it stands; every memory write moves it on a version.
     let mut managed = view.managed.clone();
-    let (outcome, to_confirm) =
+    let (outcome, confirming) =
         perform(&mut writer, policy, view, plan, memory, &mut managed).await;
     // Out of the group batch before the audit record: the batch need not wait for it.
     drop(writer);
@@ -97,10 +98,8 @@ pub(crate) async fn apply_with(
         OffsetDateTime::now_utc(),
     );
     let confirm = async {
-        match &to_confirm {
-            Some((phone_type, number)) => {
-                remember(memory, view, &mut managed, *phone_type, number).await
-            }
+        match confirming {
+            Some(confirming) => confirming.finish(&mut managed).await,
             None => Ok(()),
         }
     };
@@ -128,19 +127,16 @@ pub(crate) async fn apply_with(
     outcome
 }
 
-/// A phone write of ours that landed and is still to be confirmed in memory.
-type ToConfirm = Option<(PhoneType, GraphNumber)>;
-
-/// Performs the plan's actions in order; returns the outcome and the phone write still to be
-/// confirmed (the caller confirms it alongside the audit record).
-async fn perform(
+/// Performs the plan's actions in order; returns the outcome and the confirmation of its last
+/// phone write, if still in flight (the caller finishes it alongside the audit record).
+async fn perform<'a>(
     writer: &mut Writer<'_>,
     policy: &Policy,
-    view: &UserView,
+    view: &'a UserView,
     plan: &Plan,
-    memory: &dyn MemoryStore,
+    memory: &'a dyn MemoryStore,
     managed: &mut Option<ManagedPhone>,
-) -> (Outcome, ToConfirm) {
+) -> (Outcome, Option<Confirming<'a>>) {
     if let Some(reason) = crate::plan::excluded(
         policy,
         view.user.user_principal_name.as_deref(),
@@ -170,7 +166,7 @@ async fn perform(
         return (outcome, None);
     }
     let user_id = view.user.id.as_str();
-    let mut to_confirm: ToConfirm = None;
+    let mut confirming: Option<Confirming<'a>> = None;
     let mut completed = Vec::with_capacity(actions.len());
     for action in actions {
         let fail = |cause: Cause, failed: Option<Action>, completed| Outcome::Failed {
@@ -181,8 +177,8 @@ async fn perform(
         };
         let phone_write = action.number().map(|n| (phone_type_of(action), n));
         if phone_write.is_some()
-            && let Some((phone_type, number)) = to_confirm.take()
-            && let Err(e) = remember(memory, view, managed, phone_type, &number).await
+            && let Some(earlier) = confirming.take()
+            && let Err(e) = earlier.finish(managed).await
         {
             // An earlier phone of this plan is not confirmed: its pending entry stays (the
             // next attempt confirms it); this write is not started over it.
@@ -195,11 +191,15 @@ async fn perform(
             tracing::warn!(user_id, error = %e, "phone write not started: memory not stored");
             return (fail(Cause::from(&e), Some(action.clone()), completed), None);
         }
-        let step = perform_action(writer, policy, view, action).await;
+        let step = beside(
+            perform_action(writer, policy, view, action),
+            &mut confirming,
+        )
+        .await;
         match step {
             Ok(Written::Ours(phone_type, number)) => {
                 completed.push(action.clone());
-                to_confirm = Some((phone_type, number));
+                confirming = Some(Confirming::start(memory, view, managed, phone_type, number));
             }
             Ok(Written::NotOurs) => {
                 completed.push(action.clone());
@@ -224,11 +224,11 @@ async fn perform(
                 if phone_write.is_some() && not_sent {
                     release(memory, view, managed).await;
                 }
-                return (fail(cause, Some(action.clone()), completed), to_confirm);
+                return (fail(cause, Some(action.clone()), completed), confirming);
             }
             Err(StepError::Failed(cause)) => {
                 tracing::warn!(user_id, action = %action.label(), error = %cause, "Graph write failed");
-                return (fail(cause, Some(action.clone()), completed), to_confirm);
+                return (fail(cause, Some(action.clone()), completed), confirming);
             }
             Err(StepError::Changed(why)) => {
                 // The user changed under us (nothing written): a fresh read and plan will do
@@ -239,7 +239,7 @@ async fn perform(
                 }
                 return (
                     fail(Cause::Changed(why), Some(action.clone()), completed),
-                    to_confirm,
+                    confirming,
                 );
             }
         }
@@ -249,7 +249,7 @@ async fn perform(
             actions: completed,
             notes: notes.clone(),
         },
-        to_confirm,
+        confirming,
     )
 }
 

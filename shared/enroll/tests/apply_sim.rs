@@ -606,8 +606,8 @@ async fn phone_written_but_never_confirmed_is_still_ours_next_time() {
         Some(&Trigger::Reconcile),
     )
     .await;
-    // The confirmation is made at the end (alongside the audit record): the writes after the
-    // phone went ahead — MFA is on with the phone in place — and the lost confirmation makes
+    // The confirmation runs beside the writes after the phone, which do not wait for it: they
+    // went ahead — MFA is on with the phone in place — and the lost confirmation makes
     // the outcome a retryable failure with every Graph write listed.
     match &outcome {
         Outcome::Failed {
@@ -656,6 +656,88 @@ async fn phone_written_but_never_confirmed_is_still_ours_next_time() {
     assert_eq!(labels(planned.actions()), vec!["updateManagedMobile"]);
     assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
     assert_eq!(w.mobile(NEW_HIRE).await.as_deref(), Some("+31 687654321"));
+    w.sim.shutdown().await;
+}
+
+/// The in-memory store, noting for each confirmation (a put with no pending entry) whether
+/// the user's per-user MFA was already on in the simulator when it started.
+struct NotesMfaAtConfirmation {
+    inner: InMemoryMemoryStore,
+    graph: GraphClient,
+    mfa_on_at_confirmation: parking_lot::Mutex<Vec<bool>>,
+}
+
+#[async_trait::async_trait]
+impl MemoryStore for NotesMfaAtConfirmation {
+    async fn get(&self, user_id: &str) -> Result<Option<ManagedPhone>, StoreError> {
+        self.inner.get(user_id).await
+    }
+    async fn put(&self, record: ManagedPhone, expected: Option<u64>) -> Result<(), StoreError> {
+        if record.pending.is_none() {
+            let state = self
+                .graph
+                .mfa_requirements(&record.user_id)
+                .get()
+                .await
+                .map_err(|e| StoreError::Other(format!("reading MFA state: {e}")))?
+                .per_user_mfa_state;
+            self.mfa_on_at_confirmation
+                .lock()
+                .push(state != PerUserMfaState::Disabled);
+        }
+        self.inner.put(record, expected).await
+    }
+    async fn delete(&self, user_id: &str) -> Result<(), StoreError> {
+        self.inner.delete(user_id).await
+    }
+}
+
+#[tokio::test]
+async fn the_phone_is_confirmed_in_memory_while_the_mfa_write_is_under_way() {
+    let w = world().await;
+    let p = policy();
+    let view = w.view(&p, NEW_HIRE).await;
+    let planned = plan(&p, &view);
+    assert_eq!(
+        labels(planned.actions()),
+        vec!["addMobile", "setPerUserMfa:enabled"]
+    );
+    // The MFA write takes long enough for the confirmation to start (and end) inside it.
+    w.sim.control().set_latency(vec![graph_sim::LatencyRule {
+        route: "PATCH /users/{user}/authentication/requirements".into(),
+        min_ms: 400,
+        max_ms: None,
+    }]);
+    let store = NotesMfaAtConfirmation {
+        inner: w.memory.clone(),
+        graph: w.graph.clone(),
+        mfa_on_at_confirmation: parking_lot::Mutex::new(Vec::new()),
+    };
+    let outcome = apply(
+        &w.graph,
+        &p,
+        &view,
+        &planned,
+        &store,
+        &w.audit,
+        Some(&Trigger::Reconcile),
+    )
+    .await;
+    assert!(
+        matches!(&outcome, Outcome::Done { actions, .. } if actions.len() == 2),
+        "{outcome:?}"
+    );
+    // One confirmation, begun before the MFA write had landed.
+    assert_eq!(*store.mfa_on_at_confirmation.lock(), vec![false]);
+    assert_ne!(w.mfa_state(NEW_HIRE).await, PerUserMfaState::Disabled);
+    let memory = w.memory.get(NEW_HIRE).await.unwrap().unwrap();
+    assert!(memory.pending.is_none());
+    assert_eq!(
+        memory.number_hash,
+        phone::fingerprint(TENANT, "+31 633333333")
+    );
+    assert_eq!(memory.version, 2);
+    assert_eq!(w.audit.records().len(), 1);
     w.sim.shutdown().await;
 }
 
