@@ -49,6 +49,9 @@ pub enum BackfillMode {
     /// Per-user MFA `enabled` for users without a usable phone, each given a Temporary Access
     /// Pass delivered to the manager by e-mail (the passkey era).
     Tap,
+    /// As `tap`, but the users have an HR mobile number, which Microsoft no longer delivers to:
+    /// the plan still registers it (a third write).
+    TapHrMobile,
 }
 
 impl BackfillMode {
@@ -57,6 +60,7 @@ impl BackfillMode {
             BackfillMode::PerUser => "per-user",
             BackfillMode::Group => "group",
             BackfillMode::Tap => "tap",
+            BackfillMode::TapHrMobile => "tap-hr-mobile",
         }
     }
 
@@ -66,7 +70,7 @@ impl BackfillMode {
     /// Microsoft's default.)
     pub fn min_writes_per_user(self) -> f64 {
         match self {
-            BackfillMode::PerUser | BackfillMode::Tap => 2.0,
+            BackfillMode::PerUser | BackfillMode::Tap | BackfillMode::TapHrMobile => 2.0,
             BackfillMode::Group => 1.0 + 1.0 / autoenroll_graph::MAX_MEMBERS_PER_REQUEST as f64,
         }
     }
@@ -74,7 +78,7 @@ impl BackfillMode {
     /// The target for writes per enrolled user.
     fn writes_target(self) -> f64 {
         match self {
-            BackfillMode::PerUser | BackfillMode::Tap => 2.0,
+            BackfillMode::PerUser | BackfillMode::Tap | BackfillMode::TapHrMobile => 2.0,
             BackfillMode::Group => 1.1,
         }
     }
@@ -150,13 +154,15 @@ pub fn policy_for(mode: BackfillMode) -> Policy {
     let policy = Policy {
         default_region: Some("NL".parse().expect("NL is a region")),
         mfa_mode: match mode {
-            BackfillMode::PerUser | BackfillMode::Tap => MfaMode::PerUserEnabled,
+            BackfillMode::PerUser | BackfillMode::Tap | BackfillMode::TapHrMobile => {
+                MfaMode::PerUserEnabled
+            }
             BackfillMode::Group => MfaMode::Group(CA_GROUP.into()),
         },
         ..Policy::default()
     };
     match mode {
-        BackfillMode::Tap => tap::policy(policy),
+        BackfillMode::Tap | BackfillMode::TapHrMobile => tap::policy(policy),
         BackfillMode::PerUser | BackfillMode::Group => policy,
     }
 }
@@ -213,7 +219,8 @@ async fn prepared_sim(
 ) -> anyhow::Result<(Sim, Vec<String>)> {
     let sim = start_sim(sim_options(args)).await?;
     let ids = match mode {
-        BackfillMode::Tap => tap::create_users(&sim, "bench", users)?,
+        BackfillMode::Tap => tap::create_users(&sim, "bench", users, false)?,
+        BackfillMode::TapHrMobile => tap::create_users(&sim, "bench", users, true)?,
         BackfillMode::PerUser | BackfillMode::Group => create_users(&sim, "bench", users)?,
     };
     sim.control().set_latency(vec![LatencyRule {
@@ -241,7 +248,7 @@ async fn run_users(
         InMemoryAuditSink::new(),
     );
     let (enroller, outbox) = match mode {
-        BackfillMode::Tap => {
+        BackfillMode::Tap | BackfillMode::TapHrMobile => {
             let (enroller, outbox) = tap::with_bootstrap(enroller, sim);
             (enroller, Some(outbox))
         }
@@ -260,7 +267,7 @@ async fn run_users(
 fn protected_count(sim: &Sim, mode: BackfillMode, ids: &[String]) -> usize {
     let control = sim.control();
     let members: Vec<String> = match mode {
-        BackfillMode::PerUser | BackfillMode::Tap => Vec::new(),
+        BackfillMode::PerUser | BackfillMode::Tap | BackfillMode::TapHrMobile => Vec::new(),
         BackfillMode::Group => control.dump()["groups"][CA_GROUP]["members"]
             .as_array()
             .map(|m| {
@@ -274,7 +281,7 @@ fn protected_count(sim: &Sim, mode: BackfillMode, ids: &[String]) -> usize {
         .filter(|id| {
             control.user(id).is_some_and(|u| match mode {
                 BackfillMode::PerUser => is_protected(&u),
-                BackfillMode::Tap => tap::is_protected(&u),
+                BackfillMode::Tap | BackfillMode::TapHrMobile => tap::is_protected(&u),
                 BackfillMode::Group => {
                     u["authentication"]["phones"].get("mobile").is_some() && members.contains(id)
                 }
@@ -311,7 +318,7 @@ async fn run_mode(args: &BackfillArgs, mode: BackfillMode) -> anyhow::Result<Sce
             "readBudget": format!("{} RU per 10 s (a large tenant's 8,000 × {:.0})", resource_units(args), time_scale(args)),
             "ceilingWritesPerSec": ceiling,
             "policy": match mode {
-                BackfillMode::Tap => tap::POLICY.to_owned(),
+                BackfillMode::Tap | BackfillMode::TapHrMobile => tap::policy_text(mode),
                 _ => format!("default region NL, {} MFA, SMS default when effective (system-preferred MFA on: not written)", mode.name()),
             },
         }),
@@ -426,7 +433,9 @@ async fn run_mode(args: &BackfillArgs, mode: BackfillMode) -> anyhow::Result<Sce
                 .target("= writes per user", planned as u64 == writes),
             );
         }
-        BackfillMode::Tap => tap::metrics(&mut report, &counters, enrolled, planned, delivered),
+        BackfillMode::Tap | BackfillMode::TapHrMobile => {
+            tap::metrics(&mut report, &counters, enrolled, planned, delivered)
+        }
         // The group adds of many users share a write.
         BackfillMode::Group => {
             report

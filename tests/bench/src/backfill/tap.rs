@@ -6,6 +6,10 @@
 //! address, so the plan is one Temporary Access Pass delivered to the manager by e-mail (the
 //! in-memory outbox, the SES twin) and the per-user MFA state: 2 Graph writes. The delivery is
 //! not a Graph write and costs no quota.
+//!
+//! `tap-hr-mobile` is the same with an HR mobile number on every user: Microsoft no longer
+//! delivers to it, so it does not make the user's phone usable and the user still gets a pass,
+//! but the plan registers it all the same — a third write the mode's minimum does not count.
 
 use std::sync::Arc;
 
@@ -17,7 +21,7 @@ use graph_sim::{Counters, Sim};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-use super::BenchEnroller;
+use super::{BackfillMode, BenchEnroller};
 use crate::common::new_user;
 use crate::report::{Metric, ScenarioReport};
 
@@ -31,12 +35,23 @@ const MANAGER: &str = "megan.bowen@contoso.com";
 /// The From address e-mail delivery requires (the outbox sends nothing anywhere).
 const EMAIL_FROM: &str = "it@contoso.com";
 
-/// The routes of the two writes the mode needs (simulator route keys).
+/// The routes of the two writes the mode needs, the phone registration `tap-hr-mobile` adds
+/// and the manager read (simulator route keys).
 const TAP_CREATE: &str = "POST /users/{user}/authentication/temporaryAccessPassMethods";
 const MFA_STATE: &str = "PATCH /users/{user}/authentication/requirements";
+const PHONE_CREATE: &str = "POST /users/{user}/authentication/phoneMethods";
+const MANAGER_READ: &str = "GET /users/{user}/manager";
 
 /// The policy and population, for the report's parameters.
-pub(super) const POLICY: &str = "default region NL, per-user MFA enabled, TAP bootstrap (when no usable method) by e-mail to the manager through the in-memory outbox; simulator date 2027-03-01 (SMS/voice retired, no telecom provider), TAP method policy enabled for all users; users without a mobile number, manager with mail";
+pub(super) fn policy_text(mode: BackfillMode) -> String {
+    let users = match mode {
+        BackfillMode::TapHrMobile => "users with an HR mobile number (not delivered to)",
+        _ => "users without a mobile number",
+    };
+    format!(
+        "default region NL, per-user MFA enabled, TAP bootstrap (when no usable method) by e-mail to the manager through the in-memory outbox; simulator date 2027-03-01 (SMS/voice retired, no telecom provider), TAP method policy enabled for all users; {users}, each with a manager with mail"
+    )
+}
 
 /// Per-user MFA (`base`) with the bootstrap on: a pass for whoever has no usable method, by
 /// e-mail to the manager.
@@ -51,15 +66,21 @@ pub(super) fn policy(base: Policy) -> Policy {
     }
 }
 
-/// Moves `sim` into the passkey era and creates `n` new users without a mobile number, each
-/// with [`MANAGER`] as manager (as HR provisioning would, through the admin API: no quota).
-pub(super) fn create_users(sim: &Sim, prefix: &str, n: usize) -> anyhow::Result<Vec<String>> {
+/// Moves `sim` into the passkey era and creates `n` new users, with an HR mobile number or
+/// without one, each with [`MANAGER`] as manager (as HR provisioning would, through the admin
+/// API: no quota).
+pub(super) fn create_users(
+    sim: &Sim,
+    prefix: &str,
+    n: usize,
+    hr_mobile: bool,
+) -> anyhow::Result<Vec<String>> {
     let control = sim.control();
     control.advance_clock_to(PASSKEY_ERA);
     (0..n)
         .map(|i| {
             let mut user = new_user(prefix, i);
-            if let Some(properties) = user.as_object_mut() {
+            if let (false, Some(properties)) = (hr_mobile, user.as_object_mut()) {
                 properties.remove("mobilePhone");
             }
             let id = control
@@ -100,6 +121,7 @@ pub(super) fn is_protected(user: &serde_json::Value) -> bool {
 struct WriteKinds {
     tap_creates: u64,
     mfa_states: u64,
+    phone_creates: u64,
     other: u64,
 }
 
@@ -107,13 +129,14 @@ impl WriteKinds {
     fn of(counters: &Counters) -> Self {
         let tap_creates = counters.calls_with_status(TAP_CREATE, 201);
         let mfa_states = counters.calls_with_status(MFA_STATE, 204);
+        let phone_creates = counters.calls_with_status(PHONE_CREATE, 201);
         Self {
             tap_creates,
             mfa_states,
+            phone_creates,
             other: counters
                 .writes
-                .saturating_sub(tap_creates)
-                .saturating_sub(mfa_states),
+                .saturating_sub(tap_creates + mfa_states + phone_creates),
         }
     }
 }
@@ -140,6 +163,11 @@ pub(super) fn metrics(
             per_user(kinds.mfa_states),
             "writes",
         ))
+        .metric(Metric::new(
+            "phone registrations per enrolled user",
+            per_user(kinds.phone_creates),
+            "writes",
+        ))
         .metric(
             Metric::new(
                 "other writes per enrolled user",
@@ -159,7 +187,17 @@ pub(super) fn metrics(
         .metric(
             Metric::new("passes delivered (outbox)", delivered as f64, "passes")
                 .target("= users enrolled", delivered == enrolled),
-        );
+        )
+        .metric(Metric::new(
+            "Graph reads per enrolled user",
+            per_user(counters.calls("GET *")),
+            "reads",
+        ))
+        .metric(Metric::new(
+            "manager reads per enrolled user",
+            per_user(counters.calls(MANAGER_READ)),
+            "reads",
+        ));
 }
 
 #[cfg(test)]
@@ -176,28 +214,51 @@ mod tests {
             .value
     }
 
-    /// A small run through the bench's own path: every user gets exactly one pass and the MFA
-    /// state, nothing else is written, and the simulator sees them protected.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn tap_mode_issues_one_pass_and_the_mfa_state_per_user() {
+    async fn small_run(mode: BackfillMode) -> ScenarioReport {
         let args = BackfillArgs {
-            modes: vec![BackfillMode::Tap],
+            modes: vec![mode],
             users: 12,
             baseline_users: 3,
             concurrency: 8,
             latency_ms: 2,
             ..BackfillArgs::default()
         };
-        let report = run_mode(&args, BackfillMode::Tap).await.unwrap();
-        assert_eq!(value(&report, "users enrolled"), 12.0);
-        assert_eq!(value(&report, "users protected (sim state)"), 12.0);
-        assert_eq!(value(&report, "users failed"), 0.0);
-        assert_eq!(value(&report, "passes delivered (outbox)"), 12.0);
-        assert_eq!(value(&report, "TAP creates per enrolled user"), 1.0);
-        assert_eq!(value(&report, "MFA state writes per enrolled user"), 1.0);
-        assert_eq!(value(&report, "other writes per enrolled user"), 0.0);
+        run_mode(&args, mode).await.unwrap()
+    }
+
+    /// Every user of a small run gets exactly one pass, delivered, and the MFA state; the plan
+    /// asked for every write made; the simulator sees them all protected.
+    fn assert_bootstrapped(report: &ScenarioReport) {
+        assert_eq!(value(report, "users enrolled"), 12.0);
+        assert_eq!(value(report, "users protected (sim state)"), 12.0);
+        assert_eq!(value(report, "users failed"), 0.0);
+        assert_eq!(value(report, "passes delivered (outbox)"), 12.0);
+        assert_eq!(value(report, "TAP creates per enrolled user"), 1.0);
+        assert_eq!(value(report, "MFA state writes per enrolled user"), 1.0);
+        assert_eq!(value(report, "other writes per enrolled user"), 0.0);
+        assert_eq!(value(report, "manager reads per enrolled user"), 1.0);
+        assert_eq!(value(report, "baseline users protected"), 3.0);
+        let planned = report
+            .metrics
+            .iter()
+            .find(|m| m.name == "planned writes per enrolled user")
+            .unwrap();
+        assert_eq!(planned.pass, Some(true), "{planned:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tap_mode_costs_the_pass_and_the_mfa_state_only() {
+        let report = small_run(BackfillMode::Tap).await;
+        assert_bootstrapped(&report);
+        assert_eq!(value(&report, "phone registrations per enrolled user"), 0.0);
         assert_eq!(value(&report, "writes per enrolled user"), 2.0);
-        assert_eq!(value(&report, "baseline users protected"), 3.0);
+    }
+
+    /// The HR mobile does not make the user's phone usable in the passkey era: the pass goes
+    /// out all the same.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn users_with_an_hr_mobile_still_get_a_pass() {
+        assert_bootstrapped(&small_run(BackfillMode::TapHrMobile).await);
     }
 
     #[test]
