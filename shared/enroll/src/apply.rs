@@ -28,6 +28,7 @@ use autoenroll_graph::{GraphClient, GraphError, GraphErrorKind};
 use time::OffsetDateTime;
 
 use crate::audit;
+use crate::early::beside;
 use crate::failure::{Cause, Failure};
 use crate::group_batch::{GroupAddError, GroupBatcher, Participant};
 use crate::outcome::Outcome;
@@ -40,7 +41,7 @@ mod bootstrap;
 mod give_up;
 mod memory;
 pub use bootstrap::{BootstrapPorts, IssuedPass};
-use memory::{Confirming, beside, intend, release, settle_pending};
+use memory::{Confirming, intend, release, settle_pending};
 
 /// Perform `plan` for the user in `view`, record the memory and one audit record, and say how it
 /// went. `policy` is checked once more for exclusion: a break-glass account is never written
@@ -193,7 +194,7 @@ async fn perform<'a>(
         }
         let step = beside(
             perform_action(writer, policy, view, action),
-            &mut confirming,
+            confirming.as_mut().map(|c| &mut c.0),
         )
         .await;
         match step {

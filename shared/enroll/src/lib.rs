@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bootstrap;
 pub mod coverage;
 pub mod delivery;
+mod early;
 pub mod engine;
 pub mod failure;
 pub mod group_batch;

@@ -13,6 +13,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::bootstrap::{BootstrapStore, CloseReason};
 use crate::delivery::Channel;
+use crate::early::{Early, beside};
 use crate::failure::Cause;
 use crate::plan::{self, BootstrapView, Plan, SkipReason, UserView};
 use crate::policy::{MfaMode, Policy};
@@ -114,26 +115,33 @@ pub async fn read_view_with(
         };
     // The user, its groups, our memory of it (and the tenant's methods policy when it is not
     // cached) need only the id from the message: one round trip of wall time instead of up to
-    // four in series before the methods are read. What a skip does not need is dropped
-    // unread: a store failure does not hold up a skip.
+    // four in series before the methods are read. The memory is needed only by the plan: its
+    // read runs on beside the Graph reads after these instead of holding them up, and a skip
+    // drops it unread (a store failure does not hold up a skip).
     let users = graph.users();
-    let (tenant, user, member_of, early_memory) = tokio::join!(
+    let mut early_memory = Early::new(memory.get(user_id));
+    let (tenant, user, member_of) = beside(
         async {
-            match &ctx.tenant {
-                TenantSource::Known(tenant) => Ok(tenant.clone()),
-                TenantSource::Read(cache) => cache.get(graph).await,
-            }
+            tokio::join!(
+                async {
+                    match &ctx.tenant {
+                        TenantSource::Known(tenant) => Ok(tenant.clone()),
+                        TenantSource::Read(cache) => cache.get(graph).await,
+                    }
+                },
+                users.get(user_id, select),
+                async {
+                    if needs_groups {
+                        users.member_of_ids(user_id).await.map(Some)
+                    } else {
+                        Ok(None)
+                    }
+                },
+            )
         },
-        users.get(user_id, select),
-        async {
-            if needs_groups {
-                users.member_of_ids(user_id).await.map(Some)
-            } else {
-                Ok(None)
-            }
-        },
-        memory.get(user_id),
-    );
+        Some(&mut early_memory),
+    )
+    .await;
     let user = match user {
         Ok(user) => user,
         // Hard-deleted, or soft-deleted (no longer under /users): nothing to do.
@@ -237,7 +245,7 @@ pub async fn read_view_with(
             // The memory is keyed by the object id; the message may have named the user
             // otherwise (the CLI takes a UPN), and then the early read looked up another key.
             if id == user_id {
-                Ok::<_, ReadError>(early_memory?)
+                Ok::<_, ReadError>(early_memory.finish().await?)
             } else {
                 Ok(memory.get(id).await?)
             }

@@ -1021,3 +1021,56 @@ async fn memory_store_down_holds_up_an_enrollment_but_not_a_skip() {
     assert_eq!(err.cause().disposition(), Disposition::Retry, "{err}");
     w.sim.shutdown().await;
 }
+
+/// The in-memory store, with every `get` taking 300 ms and noting how many authentication
+/// method reads the simulator had received by the time it answered.
+struct SlowGets {
+    inner: InMemoryMemoryStore,
+    sim_control: graph_sim::Control,
+    methods_reads_at_answer: parking_lot::Mutex<Vec<u64>>,
+}
+
+#[async_trait::async_trait]
+impl MemoryStore for SlowGets {
+    async fn get(&self, user_id: &str) -> Result<Option<ManagedPhone>, StoreError> {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let reads = self
+            .sim_control
+            .counters()
+            .calls("GET /users/{user}/authentication/methods");
+        self.methods_reads_at_answer.lock().push(reads);
+        self.inner.get(user_id).await
+    }
+    async fn put(&self, record: ManagedPhone, expected: Option<u64>) -> Result<(), StoreError> {
+        self.inner.put(record, expected).await
+    }
+    async fn delete(&self, user_id: &str) -> Result<(), StoreError> {
+        self.inner.delete(user_id).await
+    }
+}
+
+#[tokio::test]
+async fn the_methods_are_read_while_the_memory_read_is_still_under_way() {
+    let w = world().await;
+    let p = policy();
+    let store = SlowGets {
+        inner: w.memory.clone(),
+        sim_control: w.sim.control(),
+        methods_reads_at_answer: parking_lot::Mutex::new(Vec::new()),
+    };
+    let before = w
+        .sim
+        .control()
+        .counters()
+        .calls("GET /users/{user}/authentication/methods");
+    let read = read_view(&w.graph, &p, TENANT, NEW_HIRE, &store)
+        .await
+        .unwrap();
+    let ReadView::View(view) = read else {
+        panic!("{read:?}")
+    };
+    assert!(view.managed.is_none());
+    // One memory read (under the message's id), answered after the methods had been asked for.
+    assert_eq!(*store.methods_reads_at_answer.lock(), vec![before + 1]);
+    w.sim.shutdown().await;
+}

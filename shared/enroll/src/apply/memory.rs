@@ -2,15 +2,13 @@
 //! confirmation after, its release when Graph certainly did not take the write (see the
 //! parent module's docs).
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use autoenroll_graph::model::PhoneType;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::early::Early;
 use crate::phone::{self, GraphNumber};
 use crate::plan::UserView;
 use crate::ports::{ManagedPhone, MemoryStore, PendingPhone, StoreError};
@@ -175,14 +173,7 @@ type Confirmed = (Result<(), StoreError>, Option<ManagedPhone>);
 
 /// The confirmation of a phone write that landed ([`remember`]), in flight beside the Graph
 /// writes after it: the store's round trip overlaps theirs instead of following them.
-pub(super) struct Confirming<'a> {
-    state: ConfirmState<'a>,
-}
-
-enum ConfirmState<'a> {
-    Running(Pin<Box<dyn Future<Output = Confirmed> + Send + 'a>>),
-    Done(Box<Confirmed>),
-}
+pub(super) struct Confirming<'a>(pub(super) Early<'a, Box<Confirmed>>);
 
 impl<'a> Confirming<'a> {
     /// Starts confirming `number` over the record in `managed` (which stays as it is until
@@ -195,48 +186,18 @@ impl<'a> Confirming<'a> {
         number: GraphNumber,
     ) -> Self {
         let mut record = managed.clone();
-        let future = Box::pin(async move {
+        Confirming(Early::new(async move {
             let result = remember(memory, view, &mut record, phone_type, &number).await;
-            (result, record)
-        });
-        Confirming {
-            state: ConfirmState::Running(future),
-        }
-    }
-
-    fn poll_progress(&mut self, cx: &mut Context<'_>) {
-        if let ConfirmState::Running(future) = &mut self.state
-            && let Poll::Ready(confirmed) = future.as_mut().poll(cx)
-        {
-            self.state = ConfirmState::Done(Box::new(confirmed));
-        }
+            Box::new((result, record))
+        }))
     }
 
     /// Waits for the confirmation; on success `managed` is the confirmed record.
     pub(super) async fn finish(self, managed: &mut Option<ManagedPhone>) -> Result<(), StoreError> {
-        let (result, record) = match self.state {
-            ConfirmState::Running(future) => future.await,
-            ConfirmState::Done(confirmed) => *confirmed,
-        };
+        let (result, record) = *self.0.finish().await;
         if result.is_ok() {
             *managed = record;
         }
         result
     }
-}
-
-/// Runs `step` while `confirming` (if any) makes progress too; whatever of it is left
-/// stays in flight.
-pub(super) async fn beside<T>(
-    step: impl Future<Output = T>,
-    confirming: &mut Option<Confirming<'_>>,
-) -> T {
-    let mut step = std::pin::pin!(step);
-    std::future::poll_fn(|cx| {
-        if let Some(confirming) = confirming.as_mut() {
-            confirming.poll_progress(cx);
-        }
-        step.as_mut().poll(cx)
-    })
-    .await
 }
