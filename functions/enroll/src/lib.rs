@@ -194,7 +194,7 @@ pub async fn from_env(
     // The helpdesk hears of new users whose passes all expired unused (optional topic).
     let topic = env.optional(autoenroll_core::bootstrap::ENV_HELPDESK_TOPIC_ARN);
     if let Some(helpdesk) = autoenroll_aws::bootstrap_notify::SnsHelpdesk::from_topic(
-        autoenroll_aws::config::sns_client(aws),
+        || autoenroll_aws::config::sns_client(aws),
         topic.as_deref(),
     ) {
         enroller = enroller.with_helpdesk(Arc::new(helpdesk));

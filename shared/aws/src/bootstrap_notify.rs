@@ -31,12 +31,18 @@ impl SnsHelpdesk {
     /// The notifier the environment asks for: `None` when [`ENV_HELPDESK_TOPIC_ARN`] is unset
     /// or empty (nobody is told; the skip is still reported).
     ///
+    /// The SNS client is built (by `client`) only when there is a topic: without one nothing
+    /// is sent, and building it would only lengthen the function's init.
+    ///
     /// [`ENV_HELPDESK_TOPIC_ARN`]: autoenroll_core::bootstrap::ENV_HELPDESK_TOPIC_ARN
-    pub fn from_topic(client: aws_sdk_sns::Client, topic_arn: Option<&str>) -> Option<Self> {
+    pub fn from_topic(
+        client: impl FnOnce() -> aws_sdk_sns::Client,
+        topic_arn: Option<&str>,
+    ) -> Option<Self> {
         topic_arn
             .map(str::trim)
             .filter(|arn| !arn.is_empty())
-            .map(|arn| Self::new(client, arn))
+            .map(|arn| Self::new(client(), arn))
     }
 
     pub fn topic_arn(&self) -> &str {

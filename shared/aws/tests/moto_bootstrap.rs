@@ -282,8 +282,8 @@ async fn the_helpdesk_topic_gets_the_notice_and_a_missing_topic_is_refused() {
     let mut b = open("t1", "u1", "tap-1", now());
     b.issue_count = 2;
     let notice = ExpiredBootstrapNotice::for_bootstrap(&b, Some("new.hire@contoso.com"));
-    assert!(SnsHelpdesk::from_topic(sns.clone(), Some("  ")).is_none());
-    let helpdesk = SnsHelpdesk::from_topic(sns.clone(), Some(&topic)).unwrap();
+    assert!(SnsHelpdesk::from_topic(|| sns.clone(), Some("  ")).is_none());
+    let helpdesk = SnsHelpdesk::from_topic(|| sns.clone(), Some(&topic)).unwrap();
     helpdesk.bootstrap_expired(&notice).await.unwrap();
 
     let received = sqs
