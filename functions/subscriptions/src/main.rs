@@ -8,7 +8,11 @@ use autoenroll_subscriptions::lifecycle::Invocation;
 use autoenroll_subscriptions::{SubscriptionsConfig, SubscriptionsFunction};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
-#[tokio::main]
+// One scheduler thread: Lambda gives a function the CPU time of one vCPU only at 1,769 MB and
+// a share of one below (infra/template.yaml sets 128–256 MB), so worker threads would only add
+// their start-up and cross-thread wake-ups to every cold start (BENCHMARKS.md, scenario 3).
+// Blocking work (the phone metadata's warm-up) still gets a thread of its own.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     runtime::init_tracing();
     let env = Env::from_process();
