@@ -15,6 +15,8 @@ fn bench_runs_at_tiny_sizes_and_writes_well_formed_output() {
         .args([
             "--scenario",
             "backfill,scale,webhook,exposure",
+            "--backfill-modes",
+            "per-user,group,tap",
             "--users",
             "12",
             "--baseline-users",
@@ -52,6 +54,7 @@ fn bench_runs_at_tiny_sizes_and_writes_well_formed_output() {
     let scenarios = [
         "1 backfill per-user",
         "1 backfill group",
+        "1 backfill tap",
         "4 scale",
         "2 webhook",
         "5 exposure",
@@ -79,6 +82,7 @@ fn bench_runs_at_tiny_sizes_and_writes_well_formed_output() {
         [
             "1 backfill group",
             "1 backfill per-user",
+            "1 backfill tap",
             "2 webhook",
             "4 scale",
             "5 exposure"
