@@ -109,7 +109,7 @@ pub(super) fn with_bootstrap(enroller: BenchEnroller, sim: &Sim) -> (BenchEnroll
 }
 
 /// Protected in this mode, as the simulator's state says: per-user MFA enabled or enforced and
-/// a Temporary Access Pass to register a lasting method with (the user has no phone).
+/// a Temporary Access Pass to register a lasting method with (no phone reaches the user).
 pub(super) fn is_protected(user: &serde_json::Value) -> bool {
     let auth = &user["authentication"];
     let mfa = auth["perUserMfaState"].as_str().unwrap_or_default();
