@@ -924,7 +924,18 @@ async fn a_write_that_did_not_wait_is_sent_without_reading_again() {
         }],
         notes: vec![],
     };
-    let outcome = w.run(&p, &view, &enable).await;
+    // Paced as in production, with the budget there at once.
+    let graph = GraphClient::new(graph_config(&w.sim)).unwrap();
+    let outcome = apply(
+        &graph,
+        &p,
+        &view,
+        &enable,
+        &w.memory,
+        &w.audit,
+        Some(&Trigger::Reconcile),
+    )
+    .await;
     assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
     assert_eq!(w.sim.control().counters().calls(MFA_GET), before);
     assert_eq!(w.mfa_state(NEW_HIRE).await, PerUserMfaState::Enabled);

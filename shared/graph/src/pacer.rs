@@ -103,7 +103,8 @@ impl Pacer {
     }
 
     /// Waits until `cost` units of `class` fit in this instance's share, then books them.
-    /// Returns how long it waited.
+    /// Returns how long it waited: exactly zero when the budget was there at once (a write
+    /// re-checks its plan only after a real wait).
     pub async fn acquire(&self, class: BudgetClass, cost: u32) -> Duration {
         match self.acquire_before(class, cost, None).await {
             Ok(waited) => waited,
@@ -122,17 +123,18 @@ impl Pacer {
         if !self.config.enabled {
             return Ok(Duration::ZERO);
         }
-        let start = Instant::now();
         let share = self.config.share(class);
+        let mut slept_since = None;
         loop {
             let now = Instant::now();
             let wake = match self.lane(class).lock().try_acquire(now, cost, share) {
-                Ok(()) => return Ok(now - start),
+                Ok(()) => return Ok(slept_since.map_or(Duration::ZERO, |start| now - start)),
                 Err(wake) => wake,
             };
             if deadline.is_some_and(|end| wake >= end) {
                 return Err(PastDeadline);
             }
+            slept_since.get_or_insert(now);
             tokio::time::sleep_until(wake).await;
         }
     }
@@ -179,6 +181,32 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn budget_that_is_there_at_once_means_no_wait_at_all() {
+        let pacer = Pacer::new(PacingConfig::default());
+        for _ in 0..3 {
+            assert_eq!(pacer.acquire(BudgetClass::Write, 1).await, Duration::ZERO);
+            assert_eq!(pacer.acquire(BudgetClass::Read, 1).await, Duration::ZERO);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_window_is_waited_out_and_the_wait_reported() {
+        let window = Duration::from_millis(200);
+        let pacer = Pacer::new(PacingConfig {
+            writes_per_window: 1,
+            write_window: window,
+            headroom: 1.0,
+            ..PacingConfig::default()
+        });
+        assert_eq!(pacer.acquire(BudgetClass::Write, 1).await, Duration::ZERO);
+        let waited = pacer.acquire(BudgetClass::Write, 1).await;
+        assert!(
+            waited > Duration::ZERO && waited <= window + Duration::from_millis(50),
+            "{waited:?}"
+        );
+    }
 
     fn aimd() -> AimdConfig {
         AimdConfig::default()
