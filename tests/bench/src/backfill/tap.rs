@@ -197,6 +197,12 @@ pub(super) fn metrics(
             "manager reads per enrolled user",
             per_user(counters.calls(MANAGER_READ)),
             "reads",
+        ))
+        // One with the user's reads; a second only for a write that had to wait for budget.
+        .metric(Metric::new(
+            "MFA state reads per enrolled user",
+            per_user(counters.calls("GET /users/{user}/authentication/requirements")),
+            "reads",
         ));
 }
 
@@ -237,6 +243,8 @@ mod tests {
         assert_eq!(value(report, "MFA state writes per enrolled user"), 1.0);
         assert_eq!(value(report, "other writes per enrolled user"), 0.0);
         assert_eq!(value(report, "manager reads per enrolled user"), 1.0);
+        // The budget is never short here: no write re-reads the state it was planned on.
+        assert_eq!(value(report, "MFA state reads per enrolled user"), 1.0);
         assert_eq!(value(report, "baseline users protected"), 3.0);
         let planned = report
             .metrics
