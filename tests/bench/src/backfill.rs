@@ -102,7 +102,11 @@ pub struct BackfillArgs {
 impl Default for BackfillArgs {
     fn default() -> Self {
         Self {
-            modes: vec![BackfillMode::PerUser, BackfillMode::Group],
+            modes: vec![
+                BackfillMode::PerUser,
+                BackfillMode::Group,
+                BackfillMode::Tap,
+            ],
             users: 5_000,
             baseline_users: 200,
             concurrency: 256,

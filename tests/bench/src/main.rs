@@ -49,7 +49,7 @@ struct Args {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "per-user,group"
+        default_value = "per-user,group,tap"
     )]
     backfill_modes: Vec<backfill::BackfillMode>,
     /// Users to backfill (scenario 1).
