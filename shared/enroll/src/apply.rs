@@ -194,7 +194,7 @@ async fn perform<'a>(
         }
         let step = beside(
             perform_action(writer, policy, view, action),
-            confirming.as_mut().map(|c| &mut c.0),
+            confirming.as_mut().map(Confirming::early),
         )
         .await;
         match step {

@@ -173,7 +173,7 @@ type Confirmed = (Result<(), StoreError>, Option<ManagedPhone>);
 
 /// The confirmation of a phone write that landed ([`remember`]), in flight beside the Graph
 /// writes after it: the store's round trip overlaps theirs instead of following them.
-pub(super) struct Confirming<'a>(pub(super) Early<'a, Box<Confirmed>>);
+pub(super) struct Confirming<'a>(Early<'a, Confirmed>);
 
 impl<'a> Confirming<'a> {
     /// Starts confirming `number` over the record in `managed` (which stays as it is until
@@ -188,13 +188,18 @@ impl<'a> Confirming<'a> {
         let mut record = managed.clone();
         Confirming(Early::new(async move {
             let result = remember(memory, view, &mut record, phone_type, &number).await;
-            Box::new((result, record))
+            (result, record)
         }))
+    }
+
+    /// The confirmation as a store call in flight, for [`crate::early::beside`].
+    pub(super) fn early(&mut self) -> &mut Early<'a, Confirmed> {
+        &mut self.0
     }
 
     /// Waits for the confirmation; on success `managed` is the confirmed record.
     pub(super) async fn finish(self, managed: &mut Option<ManagedPhone>) -> Result<(), StoreError> {
-        let (result, record) = *self.0.finish().await;
+        let (result, record) = self.0.finish().await;
         if result.is_ok() {
             *managed = record;
         }
