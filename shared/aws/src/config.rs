@@ -23,12 +23,32 @@ use base64::Engine;
 /// Region used when neither the environment nor the caller names one (moto accepts any).
 pub const FALLBACK_REGION: &str = "us-east-1";
 
-/// The SDK configuration from the environment, with an optional endpoint override.
+/// The SDK configuration from the environment, with an optional endpoint override, trusting
+/// Mozilla's roots (the CLI: any machine, any endpoint).
 ///
 /// `endpoint_override = None` leaves endpoint resolution to aws-config, which honours
 /// `AWS_ENDPOINT_URL`.
 pub async fn load(endpoint_override: Option<&str>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client());
+    load_trusting(endpoint_override, TrustedRoots::Mozilla).await
+}
+
+/// The SDK configuration a Lambda function starts with: from the environment, trusting the
+/// roots [`TrustedRoots::for_lambda`] picks from it.
+pub async fn load_for_lambda() -> SdkConfig {
+    // `vars_os`: `vars` panics on a variable that is not UTF-8.
+    let vars = std::env::vars_os().map(|(name, value)| {
+        (
+            name.to_string_lossy().into_owned(),
+            value.to_string_lossy().into_owned(),
+        )
+    });
+    let roots = TrustedRoots::for_lambda(vars);
+    load_trusting(None, roots).await
+}
+
+async fn load_trusting(endpoint_override: Option<&str>, roots: TrustedRoots) -> SdkConfig {
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).http_client(http_client(roots));
     if let Some(endpoint) = endpoint_override {
         loader = loader.endpoint_url(endpoint);
     }
@@ -37,6 +57,82 @@ pub async fn load(endpoint_override: Option<&str>) -> SdkConfig {
         tracing::warn!("no AWS region configured (set AWS_REGION)");
     }
     config
+}
+
+/// The roots the SDK's HTTP client trusts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustedRoots {
+    /// Amazon Trust Services' five roots — what Amazon recommends a custom trust store hold
+    /// for its endpoints (<https://www.amazontrust.com/repository/>: Amazon Root CA 1–4 and
+    /// Starfield Services Root Certificate Authority - G2; the European Sovereign Cloud's own
+    /// roots are cross-signed by Amazon Root CA 1, 3 and 4). Parsing 5 roots instead of
+    /// Mozilla's ~120 takes most of the TLS connector's cost off a cold start, and nothing but
+    /// AWS is trusted for calls that go only to AWS.
+    Amazon,
+    /// Mozilla's roots as compiled in (`webpki-root-certs`).
+    Mozilla,
+}
+
+/// Amazon Trust Services' roots, by subject common name.
+const AMAZON_TRUST_SERVICES_ROOTS: [&str; 5] = [
+    "Amazon Root CA 1",
+    "Amazon Root CA 2",
+    "Amazon Root CA 3",
+    "Amazon Root CA 4",
+    "Starfield Services Root Certificate Authority - G2",
+];
+
+impl TrustedRoots {
+    /// [`TrustedRoots::Amazon`] for a function calling AWS's own endpoints; Mozilla's set when
+    /// an `https` endpoint is configured (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`:
+    /// somebody else's server, e.g. a local emulator with a public certificate) or the region
+    /// is in the China partition (`cn-*`, operated apart from AWS's other regions; its
+    /// certificates are not documented on the Amazon Trust Services page). A plain-`http`
+    /// endpoint (moto) uses no TLS at all.
+    pub fn for_lambda(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let elsewhere = vars.into_iter().any(|(name, value)| {
+            let value = value.trim().to_ascii_lowercase();
+            match name.as_str() {
+                "AWS_REGION" | "AWS_DEFAULT_REGION" => value.starts_with("cn-"),
+                _ if name.starts_with("AWS_ENDPOINT_URL") => {
+                    !value.is_empty() && !value.starts_with("http://")
+                }
+                _ => false,
+            }
+        });
+        if elsewhere {
+            TrustedRoots::Mozilla
+        } else {
+            TrustedRoots::Amazon
+        }
+    }
+
+    /// The compiled-in roots of this set (DER).
+    pub fn certificates(self) -> impl Iterator<Item = &'static [u8]> {
+        webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .map(|der| der.as_ref())
+            .filter(move |der| match self {
+                TrustedRoots::Mozilla => true,
+                TrustedRoots::Amazon => AMAZON_TRUST_SERVICES_ROOTS
+                    .iter()
+                    .any(|name| names_subject(der, name)),
+            })
+    }
+}
+
+/// Whether `der` holds `name` as a whole DER string value (PrintableString or UTF8String, the
+/// types these roots' names use): a root is self-signed, so its subject's name is in it, and
+/// "Amazon Root CA 1" does not match inside a longer name.
+fn names_subject(der: &[u8], name: &str) -> bool {
+    let Ok(len) = u8::try_from(name.len()) else {
+        return false;
+    };
+    if len >= 0x80 {
+        return false;
+    }
+    der.windows(name.len() + 2)
+        .any(|w| (w[0] == 0x13 || w[0] == 0x0C) && w[1] == len && &w[2..] == name.as_bytes())
 }
 
 /// Configuration for a local moto server: the given endpoint, static `testing` credentials and
@@ -51,7 +147,7 @@ pub async fn for_moto(endpoint: &str) -> SdkConfig {
         .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
         .unwrap_or_else(|| FALLBACK_REGION.to_owned());
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http_client())
+        .http_client(http_client(TrustedRoots::Mozilla))
         .endpoint_url(endpoint)
         .credentials_provider(credentials)
         .region(Region::new(region))
@@ -61,15 +157,14 @@ pub async fn for_moto(endpoint: &str) -> SdkConfig {
 
 /// The SDK's HTTP client: the SDK's default one (hyper 1, rustls on aws-lc, proxy settings from
 /// the environment — as `aws-smithy-runtime`'s `default_https_client` builds it), except that
-/// it trusts Mozilla's root certificates compiled in (`webpki-root-certs`) instead of reading
-/// the system store. That read (`rustls-native-certs`: a bundle plus every file of the
-/// certificate directory) is a large share of a function's start-up CPU (BENCHMARKS.md,
-/// scenario 3). AWS's
-/// endpoints chain to Amazon Root CA 1–4 / Starfield, which are in that set.
-pub fn http_client() -> SharedHttpClient {
+/// it trusts `roots`, compiled in, instead of reading the system store. That read
+/// (`rustls-native-certs`: a bundle plus every file of the certificate directory) is a large
+/// share of a function's start-up CPU (BENCHMARKS.md, scenario 3), and so is every root
+/// parsed when the TLS connector is built.
+pub fn http_client(roots: TrustedRoots) -> SharedHttpClient {
     let mut store = TrustStore::empty().with_native_roots(false);
-    for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
-        store.add_pem_certificate(pem(der.as_ref()));
+    for der in roots.certificates() {
+        store.add_pem_certificate(pem(der));
     }
     // The operator's extra roots (a TLS-inspecting proxy's, README "Run it locally"), as for
     // Graph. Only certificates rustls accepts as roots go in: the SDK panics on one it cannot
@@ -248,17 +343,85 @@ mod tests {
     }
 
     #[test]
-    fn compiled_in_roots_include_amazons() {
-        // Amazon Root CA 1 (what AWS's service endpoints chain to), by its subject text.
-        let amazon = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-            .iter()
-            .filter(|der| {
-                der.as_ref()
-                    .windows(b"Amazon Root CA 1".len())
-                    .any(|w| w == b"Amazon Root CA 1")
+    fn the_amazon_set_is_amazon_trust_services_five_roots() {
+        let subjects: Vec<Vec<u8>> = TrustedRoots::Amazon
+            .certificates()
+            .map(|der| {
+                let mut store = rustls::RootCertStore::empty();
+                store
+                    .add(rustls::pki_types::CertificateDer::from(der.to_vec()))
+                    .expect("a root rustls accepts");
+                store.roots[0].subject.as_ref().to_vec()
             })
-            .count();
-        assert!(amazon >= 1);
-        assert!(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() > 100);
+            .collect();
+        assert_eq!(subjects.len(), 5);
+        for name in AMAZON_TRUST_SERVICES_ROOTS {
+            let holding = subjects
+                .iter()
+                .filter(|subject| subject.windows(name.len()).any(|w| w == name.as_bytes()))
+                .count();
+            assert_eq!(holding, 1, "{name}");
+        }
+        // GoDaddy's "Starfield Root Certificate Authority - G2" is another root, not Amazon's.
+        let godaddy = b"Starfield Root Certificate Authority - G2";
+        assert!(
+            !subjects
+                .iter()
+                .any(|s| s.windows(godaddy.len()).any(|w| w == godaddy))
+        );
+        assert!(TrustedRoots::Mozilla.certificates().count() > 100);
+    }
+
+    #[test]
+    fn a_name_matches_only_as_a_whole_string() {
+        let amazon1 = TrustedRoots::Amazon
+            .certificates()
+            .find(|der| names_subject(der, "Amazon Root CA 1"))
+            .expect("Amazon Root CA 1");
+        assert!(!names_subject(amazon1, "Amazon Root CA"));
+        assert!(!names_subject(amazon1, "mazon Root CA 1"));
+        assert!(!names_subject(amazon1, &"x".repeat(300)));
+    }
+
+    #[test]
+    fn lambda_trusts_amazon_unless_the_endpoint_or_partition_is_someone_elses() {
+        let pick = |pairs: &[(&str, &str)]| {
+            TrustedRoots::for_lambda(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            )
+        };
+        let cases: [(&[(&str, &str)], TrustedRoots); 8] = [
+            (&[], TrustedRoots::Amazon),
+            (&[("AWS_REGION", "eu-west-1")], TrustedRoots::Amazon),
+            (&[("AWS_REGION", "us-gov-west-1")], TrustedRoots::Amazon),
+            (&[("AWS_REGION", "cn-north-1")], TrustedRoots::Mozilla),
+            (
+                &[("AWS_DEFAULT_REGION", " CN-northwest-1")],
+                TrustedRoots::Mozilla,
+            ),
+            (
+                &[("AWS_ENDPOINT_URL", "http://127.0.0.1:5055")],
+                TrustedRoots::Amazon,
+            ),
+            (
+                &[(
+                    "AWS_ENDPOINT_URL_DYNAMODB",
+                    "https://localhost.localstack.cloud:4566",
+                )],
+                TrustedRoots::Mozilla,
+            ),
+            (
+                &[
+                    ("AWS_REGION", "eu-west-1"),
+                    ("AWS_ENDPOINT_URL", "HTTPS://proxy"),
+                ],
+                TrustedRoots::Mozilla,
+            ),
+        ];
+        for (pairs, expected) in cases {
+            assert_eq!(pick(pairs), expected, "{pairs:?}");
+        }
     }
 }

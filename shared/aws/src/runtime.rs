@@ -169,7 +169,7 @@ impl Env {
 /// The AWS SDK configuration from the environment (region, role credentials), honouring
 /// `AWS_ENDPOINT_URL` (moto in tests and local runs).
 pub async fn aws_config() -> SdkConfig {
-    crate::config::load(None).await
+    crate::config::load_for_lambda().await
 }
 
 /// The cached Secrets Manager reader every function uses for its secrets (wrap it in an `Arc`
