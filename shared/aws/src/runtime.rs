@@ -167,7 +167,8 @@ impl Env {
 }
 
 /// The AWS SDK configuration from the environment (region, role credentials), honouring
-/// `AWS_ENDPOINT_URL` (moto in tests and local runs).
+/// `AWS_ENDPOINT_URL` (moto in tests and local runs), trusting the roots
+/// [`crate::config::TrustedRoots::for_lambda`] picks (Amazon's, for AWS's own endpoints).
 pub async fn aws_config() -> SdkConfig {
     crate::config::load_for_lambda().await
 }
