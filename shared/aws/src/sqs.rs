@@ -277,14 +277,30 @@ impl SqsEventSource for SqsPoller {
         };
         if let Some(delay) = self.retry_delay {
             for handle in &disposition.redeliver {
-                self.client
+                let changed = self
+                    .client
                     .change_message_visibility()
                     .queue_url(&self.queue_url)
                     .receipt_handle(handle)
                     .visibility_timeout(delay.as_secs() as i32)
                     .send()
-                    .await
-                    .map_err(|e| poll_error("ChangeMessageVisibility", &e))?;
+                    .await;
+                match changed {
+                    Ok(_) => {}
+                    // The handler outlasted the visibility timeout: the message was received
+                    // again (and perhaps deleted) under another receipt, which settles it.
+                    Err(e)
+                        if e.as_service_error().is_some_and(|se| {
+                            se.is_receipt_handle_is_invalid() || se.is_message_not_inflight()
+                        }) =>
+                    {
+                        tracing::warn!(
+                            "receipt no longer valid (handled past the visibility timeout); \
+                             the queue delivers the message again if it is still there"
+                        );
+                    }
+                    Err(e) => return Err(poll_error("ChangeMessageVisibility", &e)),
+                }
             }
         }
         for chunk in disposition.delete.chunks(MAX_BATCH) {

@@ -338,3 +338,59 @@ async fn poller_deletes_successes_and_leaves_failures_for_redelivery() {
     assert_eq!(settlement.deleted, 1);
     assert!(receive_all(&client, &queue_url).await.is_empty());
 }
+
+/// A handler slower than the queue's visibility timeout: the message is received again
+/// (another receipt handle), handled and deleted before the first receipt is settled. Asking
+/// for its redelivery with the stale handle is refused (`ReceiptHandleIsInvalid`); the message
+/// is settled already, so that is no reason to stop polling.
+#[tokio::test]
+async fn a_failure_settled_after_its_receipt_went_stale_is_left_to_the_queue() {
+    let config = moto_config().await;
+    let client = aws_sdk_sqs::Client::new(&config);
+    let queue_url = create_fifo_queue(&client).await;
+    client
+        .set_queue_attributes()
+        .queue_url(&queue_url)
+        .attributes(QueueAttributeName::VisibilityTimeout, "1")
+        .send()
+        .await
+        .unwrap();
+    SqsQueue::new(client.clone(), &queue_url)
+        .send_batch(&[request("user-slow", "k-slow")])
+        .await
+        .unwrap();
+    let poller = SqsPoller::new(client.clone(), &queue_url)
+        .wait_time(std::time::Duration::ZERO)
+        .retry_delay(std::time::Duration::ZERO);
+    let first = poller.receive().await.unwrap();
+    assert_eq!(first.records.len(), 1);
+    let mut second = poller.receive().await.unwrap();
+    for _ in 0..40 {
+        if !second.records.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        second = poller.receive().await.unwrap();
+    }
+    assert_eq!(second.records.len(), 1, "received again after the timeout");
+    assert_ne!(
+        first.records[0].receipt_handle,
+        second.records[0].receipt_handle
+    );
+
+    // The second receipt is handled first and deletes the message; then the first, slow
+    // receipt fails and asks for a redelivery of a message that is gone.
+    let settlement = poller
+        .settle(&second, BatchOutcome::Handled(&SqsBatchResponse::default()))
+        .await
+        .unwrap();
+    assert_eq!(settlement.deleted, 1);
+    let mut failed = SqsBatchResponse::default();
+    failed.add_failure(first.records[0].message_id.clone().unwrap());
+    let settlement = poller
+        .settle(&first, BatchOutcome::Handled(&failed))
+        .await
+        .expect("a stale receipt does not fail the settlement");
+    assert_eq!(settlement.left_for_redelivery, 1);
+    assert!(receive_all(&client, &queue_url).await.is_empty());
+}
