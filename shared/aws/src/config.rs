@@ -109,30 +109,37 @@ impl TrustedRoots {
 
     /// The compiled-in roots of this set (DER).
     pub fn certificates(self) -> impl Iterator<Item = &'static [u8]> {
+        // One SIMD substring finder per name, built once: scanning every root for every name
+        // byte by byte took most of what trusting fewer roots saves (BENCHMARKS.md, scenario 3).
+        let finders: Vec<memchr::memmem::Finder<'static>> = match self {
+            TrustedRoots::Mozilla => Vec::new(),
+            TrustedRoots::Amazon => AMAZON_TRUST_SERVICES_ROOTS
+                .iter()
+                .map(|name| memchr::memmem::Finder::new(name.as_bytes()))
+                .collect(),
+        };
         webpki_root_certs::TLS_SERVER_ROOT_CERTS
             .iter()
             .map(|der| der.as_ref())
-            .filter(move |der| match self {
-                TrustedRoots::Mozilla => true,
-                TrustedRoots::Amazon => AMAZON_TRUST_SERVICES_ROOTS
-                    .iter()
-                    .any(|name| names_subject(der, name)),
+            .filter(move |der| {
+                self == TrustedRoots::Mozilla
+                    || finders.iter().any(|finder| names_subject(der, finder))
             })
     }
 }
 
-/// Whether `der` holds `name` as a whole DER string value (PrintableString or UTF8String, the
-/// types these roots' names use): a root is self-signed, so its subject's name is in it, and
-/// "Amazon Root CA 1" does not match inside a longer name.
-fn names_subject(der: &[u8], name: &str) -> bool {
-    let Ok(len) = u8::try_from(name.len()) else {
-        return false;
-    };
-    if len >= 0x80 {
-        return false;
-    }
-    der.windows(name.len() + 2)
-        .any(|w| (w[0] == 0x13 || w[0] == 0x0C) && w[1] == len && &w[2..] == name.as_bytes())
+/// Whether `der` holds `finder`'s name as a whole DER string value (PrintableString or
+/// UTF8String, the types these roots' names use, with a one-byte length): a root is
+/// self-signed, so its subject's name is in it, and "Amazon Root CA 1" does not match inside a
+/// longer name.
+fn names_subject(der: &[u8], finder: &memchr::memmem::Finder<'_>) -> bool {
+    let name_len = finder.needle().len();
+    finder.find_iter(der).any(|at| {
+        at >= 2
+            && usize::from(der[at - 1]) == name_len
+            && name_len < 0x80
+            && matches!(der[at - 2], 0x13 | 0x0C)
+    })
 }
 
 /// Configuration for a local moto server: the given endpoint, static `testing` credentials and
@@ -374,13 +381,18 @@ mod tests {
 
     #[test]
     fn a_name_matches_only_as_a_whole_string() {
+        let name = |text: &'static str| memchr::memmem::Finder::new(text.as_bytes());
         let amazon1 = TrustedRoots::Amazon
             .certificates()
-            .find(|der| names_subject(der, "Amazon Root CA 1"))
+            .find(|der| names_subject(der, &name("Amazon Root CA 1")))
             .expect("Amazon Root CA 1");
-        assert!(!names_subject(amazon1, "Amazon Root CA"));
-        assert!(!names_subject(amazon1, "mazon Root CA 1"));
-        assert!(!names_subject(amazon1, &"x".repeat(300)));
+        assert!(!names_subject(amazon1, &name("Amazon Root CA")));
+        assert!(!names_subject(amazon1, &name("mazon Root CA 1")));
+        let long = "x".repeat(300);
+        assert!(!names_subject(
+            amazon1,
+            &memchr::memmem::Finder::new(long.as_bytes())
+        ));
     }
 
     #[test]

@@ -287,8 +287,9 @@ impl SqsEventSource for SqsPoller {
                     .await;
                 match changed {
                     Ok(_) => {}
-                    // The handler outlasted the visibility timeout: the message was received
-                    // again (and perhaps deleted) under another receipt, which settles it.
+                    // The message was received again under another receipt (e.g. this handler
+                    // outlasted the visibility timeout) and perhaps deleted: that receipt
+                    // settles it.
                     Err(e)
                         if e.as_service_error().is_some_and(|se| {
                             se.is_receipt_handle_is_invalid() || se.is_message_not_inflight()
